@@ -1,0 +1,1 @@
+//! Environment guard: placeholder, being written.

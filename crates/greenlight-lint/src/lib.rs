@@ -1,0 +1,1 @@
+//! Linter for GitHub Actions workflows, composite actions and shell scripts.

@@ -1,0 +1,207 @@
+//! YAML documents with byte positions, built on saphyr's marked nodes.
+//!
+//! saphyr reports positions as character indices, and puts a block
+//! scalar's start at its first non-blank content line. This module turns
+//! them into byte offsets and keeps enough to rebuild, in `scalar_map`,
+//! where each byte of a scalar's value sits in the source.
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar as SaphyrScalar, YamlData};
+
+/// A YAML node with the byte span of its text in the source.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Scalar(Scalar),
+    Sequence(Vec<Node>, Span),
+    Mapping(Vec<(Scalar, Node)>, Span),
+    /// An explicit or implied null, such as `key:` with nothing after it.
+    Null(Span),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A scalar value with its position.
+#[derive(Debug, Clone)]
+pub struct Scalar {
+    /// The value after YAML unquoting and folding.
+    pub value: String,
+    /// Byte span reported by the parser: for quoted scalars it includes the
+    /// quotes, for block scalars it starts at the first content line.
+    pub span: Span,
+}
+
+/// A YAML parse failure with its byte offset.
+#[derive(Debug, Clone)]
+pub struct YamlError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl Node {
+    pub fn span(&self) -> Span {
+        match self {
+            Node::Scalar(s) => s.span,
+            Node::Sequence(_, span) | Node::Mapping(_, span) | Node::Null(span) => *span,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Mapping(entries, _) => entries
+                .iter()
+                .find(|(k, _)| k.value == key)
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn get_entry(&self, key: &str) -> Option<(&Scalar, &Node)> {
+        match self {
+            Node::Mapping(entries, _) => entries
+                .iter()
+                .find(|(k, _)| k.value == key)
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match self {
+            Node::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_scalar().map(|s| s.value.as_str())
+    }
+
+    pub fn entries(&self) -> &[(Scalar, Node)] {
+        match self {
+            Node::Mapping(entries, _) => entries,
+            _ => &[],
+        }
+    }
+
+    pub fn items(&self) -> &[Node] {
+        match self {
+            Node::Sequence(items, _) => items,
+            _ => &[],
+        }
+    }
+
+    /// Returns scalar items of a sequence, or the scalar itself.
+    pub fn scalars(&self) -> Vec<&Scalar> {
+        match self {
+            Node::Scalar(s) => vec![s],
+            Node::Sequence(items, _) => items.iter().filter_map(Node::as_scalar).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Parses every document of `text`.
+pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
+    let index = CharIndex::new(text);
+    match MarkedYaml::load_from_str(text) {
+        Ok(docs) => {
+            Ok(docs.iter().map(|d| convert(d, &index)).collect())
+        }
+        Err(err) => Err(YamlError {
+            offset: index.byte(err.marker().index()),
+            message: err.info().to_string(),
+        }),
+    }
+}
+
+/// Converts saphyr's character indices to byte offsets.
+struct CharIndex {
+    /// Byte offset of each character, or empty when the text is ASCII.
+    bytes: Vec<usize>,
+    len: usize,
+}
+
+impl CharIndex {
+    fn new(text: &str) -> Self {
+        let bytes = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().map(|(i, _)| i).collect()
+        };
+        CharIndex {
+            bytes,
+            len: text.len(),
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        if self.bytes.is_empty() {
+            char_index.min(self.len)
+        } else {
+            self.bytes.get(char_index).copied().unwrap_or(self.len)
+        }
+    }
+}
+
+fn convert(node: &MarkedYaml, index: &CharIndex) -> Node {
+    let span = Span {
+        start: index.byte(node.span.start.index()),
+        end: index.byte(node.span.end.index()),
+    };
+    match &node.data {
+        YamlData::Mapping(map) => {
+            let mut entries: Vec<(Scalar, Node)> = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                let key = scalar_of(k, index);
+                // NOTE: saphyr 0.0.6 keeps only the last of two equal keys
+                // while loading, so duplicate keys are not reported.
+                entries.push((key, convert(v, index)));
+            }
+            Node::Mapping(entries, span)
+        }
+        YamlData::Sequence(items) => Node::Sequence(
+            items.iter().map(|v| convert(v, index)).collect(),
+            span,
+        ),
+        YamlData::Value(SaphyrScalar::Null) => {
+            // `key: ~` and `key: null` are nulls, but `key:` alone also is.
+            Node::Null(span)
+        }
+        YamlData::Value(value) => Node::Scalar(Scalar {
+            value: scalar_text(value),
+            span,
+        }),
+        YamlData::Representation(text, _, _) => Node::Scalar(Scalar {
+            value: text.to_string(),
+            span,
+        }),
+        YamlData::Tagged(_, inner) => convert(inner, index),
+        _ => Node::Null(span),
+    }
+}
+
+fn scalar_of(node: &MarkedYaml, index: &CharIndex) -> Scalar {
+    let span = Span {
+        start: index.byte(node.span.start.index()),
+        end: index.byte(node.span.end.index()),
+    };
+    let value = match &node.data {
+        YamlData::Value(v) => scalar_text(v),
+        YamlData::Representation(text, _, _) => text.to_string(),
+        _ => String::new(),
+    };
+    Scalar { value, span }
+}
+
+fn scalar_text(value: &SaphyrScalar) -> String {
+    match value {
+        SaphyrScalar::Null => String::new(),
+        SaphyrScalar::Boolean(b) => b.to_string(),
+        SaphyrScalar::Integer(i) => i.to_string(),
+        SaphyrScalar::FloatingPoint(f) => f.to_string(),
+        SaphyrScalar::String(s) => s.to_string(),
+    }
+}
