@@ -72,7 +72,10 @@ impl Step {
             run: node.get("run").and_then(Node::as_scalar).cloned(),
             shell: node.get("shell").and_then(Node::as_scalar).cloned(),
             env: EnvMap::from_node(node.get("env")),
-            with: node.get("with").map(|w| w.entries().to_vec()).unwrap_or_default(),
+            with: node
+                .get("with")
+                .map(|w| w.entries().to_vec())
+                .unwrap_or_default(),
             node: node.clone(),
         }
     }
@@ -115,11 +118,9 @@ impl Matrix {
             return Matrix::default();
         };
         let mut axes: Vec<(String, Vec<Scalar>)> = Vec::new();
-        let mut add = |key: &str, value: &Scalar| {
-            match axes.iter_mut().find(|(k, _)| k == key) {
-                Some((_, values)) => values.push(value.clone()),
-                None => axes.push((key.to_string(), vec![value.clone()])),
-            }
+        let mut add = |key: &str, value: &Scalar| match axes.iter_mut().find(|(k, _)| k == key) {
+            Some((_, values)) => values.push(value.clone()),
+            None => axes.push((key.to_string(), vec![value.clone()])),
         };
         for (key, value) in node.entries() {
             match key.value.as_str() {

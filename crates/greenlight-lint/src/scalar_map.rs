@@ -175,7 +175,9 @@ fn block(source: &str, start: usize, header: BlockHeader) -> Option<Decoded> {
     let mut lines: Vec<Line> = Vec::new();
     let mut cursor = first;
     while cursor < source.len() {
-        let break_at = source[cursor..].find('\n').map_or(source.len(), |i| cursor + i);
+        let break_at = source[cursor..]
+            .find('\n')
+            .map_or(source.len(), |i| cursor + i);
         let raw = source[cursor..break_at].trim_end_matches('\r');
         let spaces = raw.len() - raw.trim_start_matches(' ').len();
         if raw.trim().is_empty() {

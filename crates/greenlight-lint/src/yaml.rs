@@ -50,10 +50,9 @@ impl Node {
 
     pub fn get(&self, key: &str) -> Option<&Node> {
         match self {
-            Node::Mapping(entries, _) => entries
-                .iter()
-                .find(|(k, _)| k.value == key)
-                .map(|(_, v)| v),
+            Node::Mapping(entries, _) => {
+                entries.iter().find(|(k, _)| k.value == key).map(|(_, v)| v)
+            }
             _ => None,
         }
     }
@@ -107,9 +106,7 @@ impl Node {
 pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
     let index = CharIndex::new(text);
     match MarkedYaml::load_from_str(text) {
-        Ok(docs) => {
-            Ok(docs.iter().map(|d| convert(d, &index)).collect())
-        }
+        Ok(docs) => Ok(docs.iter().map(|d| convert(d, &index)).collect()),
         Err(err) => Err(YamlError {
             offset: index.byte(err.marker().index()),
             message: err.info().to_string(),
@@ -162,10 +159,9 @@ fn convert(node: &MarkedYaml, index: &CharIndex) -> Node {
             }
             Node::Mapping(entries, span)
         }
-        YamlData::Sequence(items) => Node::Sequence(
-            items.iter().map(|v| convert(v, index)).collect(),
-            span,
-        ),
+        YamlData::Sequence(items) => {
+            Node::Sequence(items.iter().map(|v| convert(v, index)).collect(), span)
+        }
         YamlData::Value(SaphyrScalar::Null) => {
             // `key: ~` and `key: null` are nulls, but `key:` alone also is.
             Node::Null(span)

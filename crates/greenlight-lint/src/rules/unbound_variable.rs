@@ -1,0 +1,479 @@
+//! `unbound-variable`: a variable read in a bash `run:` step, composite
+//! action step or shell script that may be unset at that line. Under
+//! `set -u` bash stops the step there; without it the value is silently
+//! empty.
+
+use super::{Context, Rule};
+use crate::finding::{Finding, Severity};
+use crate::model::{CompositeAction, EnvMap, Job, Step, Workflow};
+use crate::run_script::{RunScript, ShellKind, classify_shell, resolve_shell};
+use crate::shell::analyze::{ScriptContext, UnsetUse, UseKind, analyze, assigned_names};
+use crate::shell::github_env::writes;
+use crate::shell::known_env::{
+    action_exports_unknown, exported_by_action, not_predefined_reason, predefined,
+};
+use crate::shell::{self, new_parser};
+
+pub struct UnboundVariable;
+
+impl Rule for UnboundVariable {
+    fn id(&self) -> &'static str {
+        "unbound-variable"
+    }
+
+    fn description(&self) -> &'static str {
+        "a shell variable may be unset where a bash step reads it"
+    }
+
+    fn check_workflow(&self, cx: &Context, workflow: &Workflow, out: &mut Vec<Finding>) {
+        let Some(mut parser) = new_parser() else {
+            return;
+        };
+        let jobs: Vec<JobScripts> = workflow
+            .jobs
+            .iter()
+            .map(|job| JobScripts::prepare(cx, workflow, job, &mut parser))
+            .collect();
+        for (i, job_scripts) in jobs.iter().enumerate() {
+            let others: Vec<&JobScripts> = jobs
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, s)| s)
+                .collect();
+            self.check_job_scripts(cx, workflow, &workflow.jobs[i], job_scripts, &others, out);
+        }
+    }
+
+    fn check_action(&self, cx: &Context, action: &CompositeAction, out: &mut Vec<Finding>) {
+        let Some(mut parser) = new_parser() else {
+            return;
+        };
+        let mut written: Vec<String> = Vec::new();
+        let mut dynamic = false;
+        for step in &action.steps {
+            let shell = step
+                .shell
+                .as_ref()
+                .map_or(ShellKind::Other, |s| classify_shell(&s.value));
+            let Some(script) = RunScript::prepare(cx.file, step, shell, &mut parser) else {
+                continue;
+            };
+            let (ShellKind::Posix { nounset }, Some(tree)) = (script.shell, &script.tree) else {
+                continue;
+            };
+            let assigned = assigned_names(tree, &script.script);
+            // A composite action inherits the caller's environment, which
+            // is unknown here: a name the script never assigns may come
+            // from there, except `INPUT_*`, which composite actions never
+            // get.
+            let external = |name: &str| {
+                if name.starts_with("INPUT_") {
+                    return step.env.contains(name);
+                }
+                dynamic
+                    || predefined(name, true).is_some()
+                    || name == "GITHUB_ACTION_PATH"
+                    || step.env.contains(name)
+                    || written.iter().any(|w| w == name)
+                    || !assigned.contains(name)
+            };
+            let script_cx = ScriptContext {
+                external: &external,
+                nounset: nounset || cx.assume_nounset,
+                positionals_unknown: false,
+                bash32: false,
+            };
+            for found in analyze(tree, &script.script, &script_cx) {
+                let (start, end) = script.source_range(found.start, found.end);
+                let (message, help) = explain_action_use(&found, step);
+                out.push(
+                    Finding::at(self.id(), severity(&found), cx.file, start, end, message)
+                        .with_help(help),
+                );
+            }
+            let step_writes = writes(tree, &script.script);
+            dynamic |= step_writes.dynamic;
+            written.extend(step_writes.names);
+        }
+    }
+
+    fn check_script(&self, cx: &Context, out: &mut Vec<Finding>) {
+        let Some(mut parser) = new_parser() else {
+            return;
+        };
+        let Some(tree) = shell::parse(&mut parser, &cx.file.text) else {
+            return;
+        };
+        let src = cx.file.text.as_str();
+        let assigned = assigned_names(&tree, src);
+        // A script's environment comes from its caller. Upper-case names
+        // it never assigns are taken as environment variables; a
+        // lower-case name it never assigns is most likely a typo.
+        let external = |name: &str| {
+            predefined(name, true).is_some()
+                || (!assigned.contains(name) && !name.chars().any(|c| c.is_ascii_lowercase()))
+        };
+        let script_cx = ScriptContext {
+            external: &external,
+            nounset: cx.assume_nounset,
+            positionals_unknown: true,
+            bash32: false,
+        };
+        for found in analyze(&tree, src, &script_cx) {
+            let (message, help) = explain_script_use(&found);
+            out.push(
+                Finding::at(
+                    self.id(),
+                    severity(&found),
+                    cx.file,
+                    found.start,
+                    found.end,
+                    message,
+                )
+                .with_help(help),
+            );
+        }
+    }
+}
+
+fn severity(found: &UnsetUse) -> Severity {
+    if found.nounset {
+        Severity::Error
+    } else {
+        Severity::Warning
+    }
+}
+
+/// The parsed `run:` scripts of one job and what they write to
+/// `$GITHUB_ENV`.
+struct JobScripts {
+    scripts: Vec<RunScript>,
+    /// Names each step makes available to the steps after it, by step
+    /// index: `$GITHUB_ENV` writes and variables exported by actions.
+    exports: Vec<(usize, Vec<String>)>,
+    /// Index of the first step after which any name may be set.
+    dynamic_from: Option<usize>,
+}
+
+impl JobScripts {
+    fn prepare(
+        _cx: &Context,
+        workflow: &Workflow,
+        job: &Job,
+        parser: &mut tree_sitter::Parser,
+    ) -> Self {
+        let mut scripts = Vec::new();
+        let mut exports = Vec::new();
+        let mut dynamic_from = None;
+        for step in &job.steps {
+            if let Some(uses) = &step.uses {
+                let names = exported_by_action(&uses.value);
+                if !names.is_empty() {
+                    exports.push((step.index, names.iter().map(|n| n.to_string()).collect()));
+                }
+                if action_exports_unknown(&uses.value) && dynamic_from.is_none() {
+                    dynamic_from = Some(step.index);
+                }
+                continue;
+            }
+            let shell = resolve_shell(
+                step.shell.as_ref(),
+                job.default_shell.as_ref(),
+                workflow.default_shell.as_ref(),
+                job.runs_on_windows(),
+            );
+            let Some(script) = RunScript::prepare(_cx.file, step, shell, parser) else {
+                continue;
+            };
+            if let Some(tree) = &script.tree {
+                let step_writes = writes(tree, &script.script);
+                if step_writes.dynamic && dynamic_from.is_none() {
+                    dynamic_from = Some(step.index);
+                }
+                exports.push((step.index, step_writes.names));
+            } else if script.script.contains("GITHUB_ENV") && dynamic_from.is_none() {
+                // A PowerShell or Python step that writes $GITHUB_ENV: its
+                // names are not parsed, so any may be set afterwards.
+                dynamic_from = Some(step.index);
+            }
+            scripts.push(script);
+        }
+        JobScripts {
+            scripts,
+            exports,
+            dynamic_from,
+        }
+    }
+
+    fn exported_before(&self, step_index: usize, name: &str) -> bool {
+        self.exports
+            .iter()
+            .any(|(i, names)| *i < step_index && names.iter().any(|n| n == name))
+    }
+
+    fn exporter_at_or_after(&self, step_index: usize, name: &str) -> Option<usize> {
+        self.exports
+            .iter()
+            .find(|(i, names)| *i >= step_index && names.iter().any(|n| n == name))
+            .map(|(i, _)| *i)
+    }
+}
+
+impl UnboundVariable {
+    fn check_job_scripts(
+        &self,
+        cx: &Context,
+        workflow: &Workflow,
+        job: &Job,
+        scripts: &JobScripts,
+        other_jobs: &[&JobScripts],
+        out: &mut Vec<Finding>,
+    ) {
+        let hosted = job.runs_on.is_empty()
+            || job
+                .runs_on
+                .iter()
+                .any(|l| l.starts_with("ubuntu") || l.starts_with("macos") || l.contains("${{"));
+        let bash32 = job.runs_on_macos();
+        let env_maps: [&EnvMap; 3] = [&workflow.env, &job.env, &job.container_env];
+        let env_dynamic = env_maps.iter().any(|e| e.dynamic);
+        for script in &scripts.scripts {
+            let (ShellKind::Posix { nounset }, Some(tree)) = (script.shell, &script.tree) else {
+                continue;
+            };
+            let step = &job.steps[script.step_index];
+            let dynamic = env_dynamic
+                || step.env.dynamic
+                || scripts.dynamic_from.is_some_and(|d| d < step.index);
+            let assigned = if job.has_container {
+                Some(assigned_names(tree, &script.script))
+            } else {
+                None
+            };
+            let external = |name: &str| {
+                dynamic
+                    || predefined(name, hosted).is_some()
+                    || env_maps.iter().any(|e| e.contains(name))
+                    || step.env.contains(name)
+                    || scripts.exported_before(step.index, name)
+                    // A container image may set its own variables; names
+                    // the script never assigns are taken as those.
+                    || assigned
+                        .as_ref()
+                        .is_some_and(|a| !a.contains(name) && !name.chars().any(|c| c.is_ascii_lowercase()))
+            };
+            let script_cx = ScriptContext {
+                external: &external,
+                nounset: nounset || cx.assume_nounset,
+                positionals_unknown: false,
+                bash32,
+            };
+            for found in analyze(tree, &script.script, &script_cx) {
+                let (start, end) = script.source_range(found.start, found.end);
+                let (message, help) =
+                    explain_job_use(&found, job, step, scripts, other_jobs, workflow);
+                out.push(
+                    Finding::at(self.id(), severity(&found), cx.file, start, end, message)
+                        .with_help(help),
+                );
+            }
+        }
+    }
+}
+
+fn consequence(found: &UnsetUse) -> &'static str {
+    if found.nounset {
+        "set -u stops the step here"
+    } else {
+        "it expands to an empty string"
+    }
+}
+
+fn default_help(name: &str) -> String {
+    format!("use ${{{name}:-default}} where an empty value is fine")
+}
+
+/// Builds the message and fix for a use in a workflow job.
+fn explain_job_use(
+    found: &UnsetUse,
+    job: &Job,
+    step: &Step,
+    scripts: &JobScripts,
+    other_jobs: &[&JobScripts],
+    workflow: &Workflow,
+) -> (String, String) {
+    let name = &found.name;
+    match found.kind {
+        UseKind::Positional => {
+            return (
+                format!(
+                    "${name} is a positional parameter, and a run: script gets none; {}",
+                    consequence(found)
+                ),
+                "pass the value through env: of this step and read it by name".to_string(),
+            );
+        }
+        UseKind::EmptyArrayBash32 => {
+            return (
+                format!(
+                    "`{name}[@]` may be empty, and bash 3.2 on macOS runners treats an empty array as unset under set -u"
+                ),
+                format!("write ${{{name}[@]+\"${{{name}[@]}}\"}} or give the array an element"),
+            );
+        }
+        UseKind::Unset => {}
+    }
+    let step_label = step.label();
+    let add_help = format!(
+        "add {name} to env: of step {step_label} or of job `{}`, or {}",
+        job.id.value,
+        default_help(name)
+    );
+    if let Some(reason) = not_predefined_reason(name) {
+        return (
+            format!("{name} may be unset: {reason}; {}", consequence(found)),
+            format!("use ${{{name}:-}}"),
+        );
+    }
+    if let Some(local) = &found.local_of {
+        return (
+            format!(
+                "{name} was a local variable of function {local}, which has returned; {}",
+                consequence(found)
+            ),
+            format!("drop `local` for {name} in {local}, or assign it before this line"),
+        );
+    }
+    if found.assigned_on_some_path {
+        return (
+            format!(
+                "{name} is assigned on some paths before this line, not all; {}",
+                consequence(found)
+            ),
+            format!("assign {name} before the branch, or {}", default_help(name)),
+        );
+    }
+    if let Some(other) = job
+        .steps
+        .iter()
+        .find(|s| s.index != step.index && s.env.contains(name))
+    {
+        return (
+            format!(
+                "{name} is set only in env: of step {}, and a step's env: does not reach other steps; {}",
+                other.label(),
+                consequence(found)
+            ),
+            format!(
+                "move {name} to env: of job `{}`, or add it to env: of step {step_label}",
+                job.id.value
+            ),
+        );
+    }
+    if let Some(writer) = scripts.exporter_at_or_after(step.index, name) {
+        let when = if writer == step.index {
+            "this step writes it to $GITHUB_ENV, which takes effect only in later steps".to_string()
+        } else {
+            format!(
+                "step {} writes it to $GITHUB_ENV, after this step",
+                job.steps.get(writer).map(Step::label).unwrap_or_default()
+            )
+        };
+        return (
+            format!("{name} is not set yet: {when}; {}", consequence(found)),
+            format!(
+                "set {name} in this step before using it, or write it to $GITHUB_ENV in an earlier step"
+            ),
+        );
+    }
+    let other_job = other_jobs
+        .iter()
+        .zip(workflow.jobs.iter().filter(|j| j.id.value != job.id.value))
+        .find(|(s, _)| {
+            s.exports
+                .iter()
+                .any(|(_, names)| names.iter().any(|n| n == name))
+        })
+        .map(|(_, j)| j.id.value.clone());
+    if let Some(other_job) = other_job {
+        return (
+            format!(
+                "{name} is written to $GITHUB_ENV by job `{other_job}`, which does not reach other jobs; {}",
+                consequence(found)
+            ),
+            format!(
+                "pass {name} as an output of job `{other_job}` and map it in env: through needs"
+            ),
+        );
+    }
+    (
+        format!(
+            "{name} is not set by env:, by an earlier step or by the runner; {}",
+            consequence(found)
+        ),
+        add_help,
+    )
+}
+
+fn explain_action_use(found: &UnsetUse, step: &Step) -> (String, String) {
+    let name = &found.name;
+    if let Some(input) = name.strip_prefix("INPUT_") {
+        let input = input.to_ascii_lowercase();
+        return (
+            format!(
+                "{name} is not set: composite actions do not get INPUT_ variables; {}",
+                consequence(found)
+            ),
+            format!(
+                "add `{name}: ${{{{ inputs.{input} }}}}` to env: of step {}",
+                step.label()
+            ),
+        );
+    }
+    explain_script_use(found)
+}
+
+fn explain_script_use(found: &UnsetUse) -> (String, String) {
+    let name = &found.name;
+    match found.kind {
+        UseKind::Positional => (
+            format!(
+                "${name} may be unset: no argument is passed; {}",
+                consequence(found)
+            ),
+            format!("use ${{{name}:-}} or check $# first"),
+        ),
+        UseKind::EmptyArrayBash32 => (
+            format!("`{name}[@]` may be empty, which bash 3.2 treats as unset under set -u"),
+            format!("write ${{{name}[@]+\"${{{name}[@]}}\"}}"),
+        ),
+        UseKind::Unset => {
+            if let Some(local) = &found.local_of {
+                return (
+                    format!(
+                        "{name} was a local variable of function {local}, which has returned; {}",
+                        consequence(found)
+                    ),
+                    format!("drop `local` for {name} in {local}, or assign it before this line"),
+                );
+            }
+            if found.assigned_on_some_path {
+                return (
+                    format!(
+                        "{name} is assigned on some paths before this line, not all; {}",
+                        consequence(found)
+                    ),
+                    format!("assign {name} before the branch, or {}", default_help(name)),
+                );
+            }
+            (
+                format!(
+                    "{name} is never assigned before this line; {}",
+                    consequence(found)
+                ),
+                format!("assign {name} first, or {}", default_help(name)),
+            )
+        }
+    }
+}
