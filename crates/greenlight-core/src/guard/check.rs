@@ -18,7 +18,7 @@ use super::{IdentifierKind, join_names};
 #[derive(Clone, PartialEq, Eq)]
 pub struct Observed {
     pub value: String,
-    /// Where the value was found: a JSON path such as
+    /// Location of the value: a JSON path such as
     /// `containerDefinitions[0].environment[2].value`, or an option such as
     /// `--tag`.
     pub location: String,
@@ -28,7 +28,10 @@ impl fmt::Debug for Observed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Observed")
             .field("location", &self.location)
-            .field("value", &format_args!("<{} bytes, not shown>", self.value.len()))
+            .field(
+                "value",
+                &format_args!("<{} bytes, not shown>", self.value.len()),
+            )
             .finish()
     }
 }
@@ -36,7 +39,7 @@ impl fmt::Debug for Observed {
 /// A value that references another environment's identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForeignReference {
-    /// Where the value was found, copied from [`Observed::location`].
+    /// Location of the value, copied from [`Observed::location`].
     pub location: String,
     /// The part of the value that matched: the identifier as written there,
     /// a secret ARN's name with its random suffix, the full host name for a
@@ -160,10 +163,11 @@ struct Found<'e, 'p> {
 /// An identifier that `target` itself declares, or that is in
 /// [`GuardPolicy::shared`], is never foreign. A foreign identifier is also
 /// excused where it lies inside a name that a target or shared identifier
-/// claims (`afu-9.com` inside `api.stage.afu-9.com` when `stage.afu-9.com`
-/// is the target's host), unless the target's match is itself only a part of
-/// the foreign one. Where one foreign match lies inside a longer one (a
-/// secret prefix inside the full secret name), only the longer is reported.
+/// claims, such as `afu-9.com` inside `api.stage.afu-9.com` when
+/// `stage.afu-9.com` is the target's host. The exception is a target match
+/// that is itself only a part of the foreign one. Where one foreign match
+/// lies inside a longer one (a secret prefix inside the full secret name),
+/// only the longer is reported.
 ///
 /// An unknown `target` yields [`Violation::UnknownTarget`], never an empty
 /// list, so that a typo cannot pass the guard.
@@ -173,14 +177,7 @@ pub fn check(policy: &GuardPolicy, target: &str, observed: &[Observed]) -> Vec<V
     };
 
     let allowed = allowed_entries(policy, target_env.entries());
-    let own_needles: Vec<&str> = allowed.iter().map(|entry| entry.needle.as_str()).collect();
-    let foreign: Vec<Entry<'_>> = policy
-        .environments
-        .iter()
-        .filter(|env| env.name != target)
-        .flat_map(|env| env.entries())
-        .filter(|entry| !own_needles.contains(&entry.needle.as_str()))
-        .collect();
+    let foreign = foreign_entries(policy, target, &allowed);
 
     let mut violations = Vec::new();
     for item in observed {
@@ -199,13 +196,78 @@ pub fn check(policy: &GuardPolicy, target: &str, observed: &[Observed]) -> Vec<V
     violations
 }
 
+/// Returns the identifiers of every environment other than `target`,
+/// without those equal (ignoring case) to an allowed identifier.
+fn foreign_entries<'p>(
+    policy: &'p GuardPolicy,
+    target: &str,
+    allowed: &[Entry<'p>],
+) -> Vec<Entry<'p>> {
+    let own_needles: Vec<&str> = allowed.iter().map(|entry| entry.needle.as_str()).collect();
+    policy
+        .environments
+        .iter()
+        .filter(|env| env.name != target)
+        .flat_map(|env| env.entries())
+        .filter(|entry| !own_needles.contains(&entry.needle.as_str()))
+        .collect()
+}
+
+/// Searches each identifier of `environment` for other environments'
+/// identifiers and returns the identifier's kind and text with each
+/// reference found.
+///
+/// Unlike [`check`], an identifier does not excuse what it contains, with
+/// one exception: a host may be a subdomain of another environment's host
+/// (`stage.afu-9.com` under `afu-9.com`), because [`check`] lets the most
+/// specific host decide. Everything else that contains another
+/// environment's identifier, such as a staging secret name under the
+/// production prefix, is reported.
+pub(crate) fn cross_references(
+    policy: &GuardPolicy,
+    environment: &str,
+) -> Vec<(IdentifierKind, String, ForeignReference)> {
+    let Some(env) = policy.environment(environment) else {
+        return Vec::new();
+    };
+    let own = allowed_entries(policy, env.entries());
+    let foreign = foreign_entries(policy, environment, &own);
+
+    let mut found = Vec::new();
+    for entry in env.entries() {
+        let kind = entry.kind;
+        let identifier = entry.identifier.clone();
+        let allowed = if kind == IdentifierKind::Host {
+            vec![entry]
+        } else {
+            Vec::new()
+        };
+        for (foreign_entry, claim) in check_value(&identifier, &allowed, &foreign) {
+            let reference = ForeignReference {
+                location: format!("{kind} {identifier}"),
+                matched: identifier[claim].to_string(),
+                identifier: foreign_entry.identifier.clone(),
+                kind: foreign_entry.kind,
+                environment: foreign_entry.environment.to_string(),
+                target: environment.to_string(),
+            };
+            found.push((kind, identifier.clone(), reference));
+        }
+    }
+    found
+}
+
 /// Returns the target's entries plus one entry per shared value and kind.
 ///
 /// A shared value is searched for under each kind that some environment
 /// declares it as, so that its boundaries and claim follow that kind, and
 /// under [`IdentifierKind::Other`] when no environment declares it.
 fn allowed_entries<'p>(policy: &'p GuardPolicy, mut entries: Vec<Entry<'p>>) -> Vec<Entry<'p>> {
-    let all: Vec<Entry<'p>> = policy.environments.iter().flat_map(|env| env.entries()).collect();
+    let all: Vec<Entry<'p>> = policy
+        .environments
+        .iter()
+        .flat_map(|env| env.entries())
+        .collect();
 
     for needle in shared_needles(policy) {
         let mut kinds: Vec<IdentifierKind> = all
@@ -254,9 +316,9 @@ fn check_value<'e, 'p>(
 
     let mut references: Vec<(&'e Entry<'p>, Range<usize>)> = Vec::new();
     for found in &foreign_found {
-        let inside_longer = foreign_found.iter().any(|other| {
-            strictly_contains(&other.occurrence.raw, &found.occurrence.raw)
-        });
+        let inside_longer = foreign_found
+            .iter()
+            .any(|other| strictly_contains(&other.occurrence.raw, &found.occurrence.raw));
         if inside_longer {
             continue;
         }
@@ -278,9 +340,9 @@ fn check_value<'e, 'p>(
 /// part of the foreign match. The second condition keeps a broad target host
 /// `afu-9.com` from excusing a foreign `prod.afu-9.com`.
 fn is_excused(foreign: &Occurrence, allowed: &[Occurrence]) -> bool {
-    allowed.iter().any(|own| {
-        contains(&own.claim, &foreign.raw) && !strictly_contains(&foreign.raw, &own.raw)
-    })
+    allowed
+        .iter()
+        .any(|own| contains(&own.claim, &foreign.raw) && !strictly_contains(&foreign.raw, &own.raw))
 }
 
 /// Compares the caller's account (from STS `GetCallerIdentity`) and the
@@ -327,14 +389,14 @@ pub fn check_account(
         }
     }
 
-    if let Some(expected) = &target_env.region {
-        if !expected.trim().eq_ignore_ascii_case(region) {
-            violations.push(Violation::RegionMismatch {
-                target: target.to_string(),
-                expected: expected.trim().to_string(),
-                actual: region.to_string(),
-            });
-        }
+    if let Some(expected) = &target_env.region
+        && !expected.trim().eq_ignore_ascii_case(region)
+    {
+        violations.push(Violation::RegionMismatch {
+            target: target.to_string(),
+            expected: expected.trim().to_string(),
+            actual: region.to_string(),
+        });
     }
     violations
 }

@@ -71,7 +71,11 @@ fn is_boundary(kind: IdentifierKind, byte: Option<u8>) -> bool {
 ///
 /// `lowered` must be the ASCII-lowercased value and `needle` the
 /// ASCII-lowercased identifier. An empty needle never matches.
-pub(crate) fn find_occurrences(lowered: &str, needle: &str, kind: IdentifierKind) -> Vec<Occurrence> {
+pub(crate) fn find_occurrences(
+    lowered: &str,
+    needle: &str,
+    kind: IdentifierKind,
+) -> Vec<Occurrence> {
     if needle.is_empty() {
         return Vec::new();
     }
@@ -90,12 +94,12 @@ pub(crate) fn find_occurrences(lowered: &str, needle: &str, kind: IdentifierKind
                 raw: start..end,
                 claim: start..extend_right(bytes, end, is_secret_claim_byte),
             }),
-            IdentifierKind::SecretName => match_secret_name_end(lowered, start, end).map(|end| {
-                Occurrence {
+            IdentifierKind::SecretName => {
+                match_secret_name_end(lowered, start, end).map(|end| Occurrence {
                     raw: start..end,
                     claim: start..end,
-                }
-            }),
+                })
+            }
             IdentifierKind::Host => {
                 is_boundary(kind, bytes.get(end).copied()).then(|| Occurrence {
                     raw: start..end,
@@ -197,14 +201,21 @@ mod tests {
     fn secret_suffix_only_inside_arn() {
         let needle = "afu9/prod/smoke-key";
         let in_arn = "arn:aws:secretsmanager:r:1:secret:afu9/prod/smoke-key-AbC123:k::";
-        assert_eq!(raw_spans(in_arn, needle, IdentifierKind::SecretName).len(), 1);
+        assert_eq!(
+            raw_spans(in_arn, needle, IdentifierKind::SecretName).len(),
+            1
+        );
         let bare = "afu9/prod/smoke-key-AbC123";
         assert!(raw_spans(bare, needle, IdentifierKind::SecretName).is_empty());
     }
 
     #[test]
     fn secret_prefix_claims_whole_name() {
-        let found = find_occurrences("x=afu9/prod/db.url ok", "afu9/prod/", IdentifierKind::SecretPrefix);
+        let found = find_occurrences(
+            "x=afu9/prod/db.url ok",
+            "afu9/prod/",
+            IdentifierKind::SecretPrefix,
+        );
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].claim, 2..18);
     }

@@ -6,12 +6,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::check::{ForeignReference, Observed, Violation, check};
+use super::check::{ForeignReference, cross_references};
 use super::{IdentifierKind, ecs_resource_name};
 
 /// The identifiers that belong to one environment.
 ///
-/// Clusters and services may be given as names or as ECS ARNs; an ARN is
+/// Clusters and services may be given as names or as ECS ARNs. An ARN is
 /// reduced to its resource name before matching. Hosts are DNS names without
 /// scheme, port or path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,7 +54,10 @@ impl GuardPolicy {
 
     /// Returns the configured environment names in configuration order.
     pub fn names(&self) -> Vec<String> {
-        self.environments.iter().map(|env| env.name.clone()).collect()
+        self.environments
+            .iter()
+            .map(|env| env.name.clone())
+            .collect()
     }
 }
 
@@ -97,8 +100,8 @@ impl EnvironmentIdentifiers {
 }
 
 impl<'p> Entry<'p> {
-    /// Normalises one configured value; an empty value yields no entry
-    /// because it would match nothing useful.
+    /// Normalises one configured value. An empty value yields no entry,
+    /// because it identifies nothing.
     fn new(environment: &'p str, kind: IdentifierKind, value: &str) -> Option<Entry<'p>> {
         let identifier = normalise(kind, value);
         if identifier.is_empty() {
@@ -121,7 +124,10 @@ pub(crate) fn normalise(kind: IdentifierKind, value: &str) -> String {
         IdentifierKind::Cluster | IdentifierKind::Service => {
             ecs_resource_name(value).unwrap_or(value).to_string()
         }
-        IdentifierKind::Host => value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase(),
+        IdentifierKind::Host => value
+            .strip_suffix('.')
+            .unwrap_or(value)
+            .to_ascii_lowercase(),
         IdentifierKind::SecretName
         | IdentifierKind::SecretPrefix
         | IdentifierKind::Other
@@ -140,19 +146,30 @@ pub enum PolicyError {
     /// Two environment names differ only in letter case, which selection
     /// would reject as ambiguous.
     NamesDifferInCase { first: String, second: String },
-    /// An environment declares no identifier at all, so nothing tells its
-    /// values apart from another environment's.
+    /// An environment declares no identifier at all, so the guard cannot
+    /// distinguish its values from another environment's.
     NoIdentifiers { environment: String },
     /// An identifier is empty or only whitespace.
-    EmptyIdentifier { environment: String, kind: IdentifierKind },
+    EmptyIdentifier {
+        environment: String,
+        kind: IdentifierKind,
+    },
     /// A value in `shared` is empty or only whitespace.
     EmptySharedValue { index: usize },
     /// A host is not a bare DNS name.
-    InvalidHost { environment: String, value: String, reason: String },
+    InvalidHost {
+        environment: String,
+        value: String,
+        reason: String,
+    },
     /// A secret name is written as an ARN.
     SecretNameIsArn { environment: String, value: String },
     /// A cluster or service ARN has no resource name.
-    InvalidEcsArn { environment: String, kind: IdentifierKind, value: String },
+    InvalidEcsArn {
+        environment: String,
+        kind: IdentifierKind,
+        value: String,
+    },
     /// An account id is not 12 digits.
     InvalidAccountId { environment: String, value: String },
     /// A region contains characters that no AWS region name has.
@@ -287,7 +304,8 @@ impl std::error::Error for PolicyError {}
 /// Checks that the policy can guard deploys: names are unique and usable,
 /// every identifier is well formed, no identifier belongs to two
 /// environments unless it is shared, and no environment's identifier
-/// contains another environment's.
+/// contains another environment's at identifier boundaries. A host under
+/// another environment's host is the one allowed containment.
 ///
 /// Account ids and regions may be equal across environments without being
 /// shared, because many teams run staging and production in one account
@@ -393,7 +411,11 @@ fn validate_identifiers(
     }
 }
 
-fn validate_identifier(environment: &str, kind: IdentifierKind, value: &str) -> Option<PolicyError> {
+fn validate_identifier(
+    environment: &str,
+    kind: IdentifierKind,
+    value: &str,
+) -> Option<PolicyError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Some(PolicyError::EmptyIdentifier {
@@ -485,29 +507,24 @@ fn find_overlaps(policy: &GuardPolicy, errors: &mut Vec<PolicyError>) {
     }
 }
 
-/// Runs the guard over each environment's own identifiers, so that a value
-/// like `/ecs/afu9-control-center` declared for staging, which contains the
+/// Reports identifiers that contain another environment's identifier, so
+/// that a staging log group `/ecs/afu9-control-center`, which contains the
 /// production service name, is caught when the policy is loaded.
 fn find_cross_references(policy: &GuardPolicy, errors: &mut Vec<PolicyError>) {
-    for env in &policy.environments {
-        if env.name.trim().is_empty() {
+    for (index, env) in policy.environments.iter().enumerate() {
+        let declared_earlier = policy.environments[..index]
+            .iter()
+            .any(|earlier| earlier.name == env.name);
+        if env.name.trim().is_empty() || declared_earlier {
             continue;
         }
-        for entry in env.entries() {
-            let observed = [Observed {
-                value: entry.identifier.clone(),
-                location: format!("{} {}", entry.kind, entry.identifier),
-            }];
-            for violation in check(policy, &env.name, &observed) {
-                if let Violation::ForeignReference(reference) = violation {
-                    errors.push(PolicyError::CrossReference {
-                        environment: env.name.clone(),
-                        kind: entry.kind,
-                        value: entry.identifier.clone(),
-                        reference,
-                    });
-                }
-            }
+        for (kind, value, reference) in cross_references(policy, &env.name) {
+            errors.push(PolicyError::CrossReference {
+                environment: env.name.clone(),
+                kind,
+                value,
+                reference,
+            });
         }
     }
 }
@@ -520,7 +537,10 @@ pub(crate) fn shared_needles(policy: &GuardPolicy) -> Vec<String> {
         .map(|value| {
             let value = value.trim();
             let value = ecs_resource_name(value).unwrap_or(value);
-            value.strip_suffix('.').unwrap_or(value).to_ascii_lowercase()
+            value
+                .strip_suffix('.')
+                .unwrap_or(value)
+                .to_ascii_lowercase()
         })
         .filter(|value| !value.is_empty())
         .collect()

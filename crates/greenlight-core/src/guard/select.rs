@@ -12,7 +12,7 @@ pub const ENV_FLAG: &str = "--env";
 /// Environment variable that names the target environment.
 pub const ENV_VAR: &str = "DEPLOY_ENV";
 
-/// Where a selected environment name came from.
+/// Source of a selected environment name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SelectionSource {
@@ -57,7 +57,10 @@ pub enum SelectionError {
         configured: Vec<String>,
     },
     /// The configuration declares no environments at all.
-    NoEnvironments { source: SelectionSource, given: String },
+    NoEnvironments {
+        source: SelectionSource,
+        given: String,
+    },
 }
 
 impl fmt::Display for SelectionError {
@@ -121,7 +124,7 @@ impl std::error::Error for SelectionError {}
 /// Selects the target environment from the `--env` value and the
 /// `DEPLOY_ENV` value.
 ///
-/// Either may be given; when both are, they must be equal. An empty
+/// Either may be given, and when both are, they must be equal. An empty
 /// `DEPLOY_ENV` counts as unset, because CI systems often export a variable
 /// whose input was left blank, but an empty `--env` is an error. Names must
 /// match a configured name exactly, letter case included.
