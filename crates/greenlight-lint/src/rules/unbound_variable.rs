@@ -3,6 +3,8 @@
 //! `set -u` bash stops the step there; without it the value is silently
 //! empty.
 
+use std::collections::HashSet;
+
 use super::{Context, Rule};
 use crate::finding::{Finding, Severity};
 use crate::model::{CompositeAction, EnvMap, Job, Step, Workflow};
@@ -86,7 +88,7 @@ impl Rule for UnboundVariable {
             };
             for found in analyze(tree, &script.script, &script_cx) {
                 let (start, end) = script.source_range(found.start, found.end);
-                let (message, help) = explain_action_use(&found, step);
+                let (message, help) = explain_action_use(&found, step, &assigned);
                 out.push(
                     Finding::at(self.id(), severity(&found), cx.file, start, end, message)
                         .with_help(help),
@@ -121,7 +123,7 @@ impl Rule for UnboundVariable {
             bash32: false,
         };
         for found in analyze(&tree, src, &script_cx) {
-            let (message, help) = explain_script_use(&found);
+            let (message, help) = explain_script_use(&found, &assigned);
             out.push(
                 Finding::at(
                     self.id(),
@@ -246,11 +248,8 @@ impl UnboundVariable {
             let dynamic = env_dynamic
                 || step.env.dynamic
                 || scripts.dynamic_from.is_some_and(|d| d < step.index);
-            let assigned = if job.has_container {
-                Some(assigned_names(tree, &script.script))
-            } else {
-                None
-            };
+            let assigned_anywhere = assigned_names(tree, &script.script);
+            let assigned = job.has_container.then_some(&assigned_anywhere);
             let external = |name: &str| {
                 dynamic
                     || predefined(name, hosted).is_some()
@@ -271,8 +270,17 @@ impl UnboundVariable {
             };
             for found in analyze(tree, &script.script, &script_cx) {
                 let (start, end) = script.source_range(found.start, found.end);
-                let (message, help) =
-                    explain_job_use(&found, job, step, scripts, other_jobs, workflow);
+                let (message, help) = explain_job_use(
+                    &found,
+                    &JobUseContext {
+                        job,
+                        step,
+                        scripts,
+                        other_jobs,
+                        workflow,
+                    },
+                    &assigned_anywhere,
+                );
                 out.push(
                     Finding::at(self.id(), severity(&found), cx.file, start, end, message)
                         .with_help(help),
@@ -295,16 +303,39 @@ fn default_help(name: &str) -> String {
 }
 
 /// Builds the message and fix for a use in a workflow job.
+/// Where a use in a workflow job sits, for its message.
+struct JobUseContext<'a> {
+    job: &'a Job,
+    step: &'a Step,
+    scripts: &'a JobScripts,
+    other_jobs: &'a [&'a JobScripts],
+    workflow: &'a Workflow,
+}
+
 fn explain_job_use(
     found: &UnsetUse,
-    job: &Job,
-    step: &Step,
-    scripts: &JobScripts,
-    other_jobs: &[&JobScripts],
-    workflow: &Workflow,
+    at: &JobUseContext,
+    assigned_anywhere: &HashSet<String>,
 ) -> (String, String) {
+    let JobUseContext {
+        job,
+        step,
+        scripts,
+        other_jobs,
+        workflow,
+    } = *at;
     let name = &found.name;
     match found.kind {
+        UseKind::Positional if found.in_function.is_some() => {
+            let function = found.in_function.as_deref().unwrap_or_default();
+            return (
+                format!(
+                    "${name} is not passed by every call of function {function}; {}",
+                    consequence(found)
+                ),
+                format!("pass argument {name} at each call, or use ${{{name}:-}}"),
+            );
+        }
         UseKind::Positional => {
             return (
                 format!(
@@ -336,23 +367,8 @@ fn explain_job_use(
             format!("use ${{{name}:-}}"),
         );
     }
-    if let Some(local) = &found.local_of {
-        return (
-            format!(
-                "{name} was a local variable of function {local}, which has returned; {}",
-                consequence(found)
-            ),
-            format!("drop `local` for {name} in {local}, or assign it before this line"),
-        );
-    }
-    if found.assigned_on_some_path {
-        return (
-            format!(
-                "{name} is assigned on some paths before this line, not all; {}",
-                consequence(found)
-            ),
-            format!("assign {name} before the branch, or {}", default_help(name)),
-        );
+    if let Some(explained) = explain_script_flow(found, consequence(found), assigned_anywhere) {
+        return explained;
     }
     if let Some(other) = job
         .steps
@@ -416,7 +432,11 @@ fn explain_job_use(
     )
 }
 
-fn explain_action_use(found: &UnsetUse, step: &Step) -> (String, String) {
+fn explain_action_use(
+    found: &UnsetUse,
+    step: &Step,
+    assigned_anywhere: &HashSet<String>,
+) -> (String, String) {
     let name = &found.name;
     if let Some(input) = name.strip_prefix("INPUT_") {
         let input = input.to_ascii_lowercase();
@@ -431,49 +451,98 @@ fn explain_action_use(found: &UnsetUse, step: &Step) -> (String, String) {
             ),
         );
     }
-    explain_script_use(found)
+    explain_script_use(found, assigned_anywhere)
 }
 
-fn explain_script_use(found: &UnsetUse) -> (String, String) {
+fn explain_script_use(found: &UnsetUse, assigned_anywhere: &HashSet<String>) -> (String, String) {
     let name = &found.name;
+    let consequence = script_consequence(found);
     match found.kind {
         UseKind::Positional => (
-            format!(
-                "${name} may be unset: no argument is passed; {}",
-                consequence(found)
-            ),
+            format!("${name} may be unset: no argument is passed; {consequence}"),
             format!("use ${{{name}:-}} or check $# first"),
         ),
         UseKind::EmptyArrayBash32 => (
             format!("`{name}[@]` may be empty, which bash 3.2 treats as unset under set -u"),
             format!("write ${{{name}[@]+\"${{{name}[@]}}\"}}"),
         ),
-        UseKind::Unset => {
-            if let Some(local) = &found.local_of {
-                return (
-                    format!(
-                        "{name} was a local variable of function {local}, which has returned; {}",
-                        consequence(found)
-                    ),
-                    format!("drop `local` for {name} in {local}, or assign it before this line"),
-                );
-            }
-            if found.assigned_on_some_path {
-                return (
-                    format!(
-                        "{name} is assigned on some paths before this line, not all; {}",
-                        consequence(found)
-                    ),
-                    format!("assign {name} before the branch, or {}", default_help(name)),
-                );
-            }
-            (
-                format!(
-                    "{name} is never assigned before this line; {}",
-                    consequence(found)
-                ),
-                format!("assign {name} first, or {}", default_help(name)),
-            )
-        }
+        UseKind::Unset => explain_script_flow(found, consequence, assigned_anywhere)
+            .unwrap_or_else(|| {
+                (
+                    format!("{name} is never assigned before this line; {consequence}"),
+                    format!("assign {name} first, or {}", default_help(name)),
+                )
+            }),
     }
+}
+
+fn script_consequence(found: &UnsetUse) -> &'static str {
+    if found.nounset {
+        "set -u stops the script here"
+    } else {
+        "it expands to an empty string"
+    }
+}
+
+/// Explains a use of a variable the script itself assigns or removes, or
+/// returns `None` when the script never does.
+fn explain_script_flow(
+    found: &UnsetUse,
+    consequence: &str,
+    assigned_anywhere: &HashSet<String>,
+) -> Option<(String, String)> {
+    let name = &found.name;
+    if let Some(local) = &found.local_of {
+        return Some((
+            format!(
+                "{name} was a local variable of function {local}, which has returned; {consequence}"
+            ),
+            format!("drop `local` for {name} in {local}, or assign it before this line"),
+        ));
+    }
+    if found.declared_without_value {
+        return Some((
+            format!("{name} is declared without a value, which leaves it unset; {consequence}"),
+            format!("give {name} a value where it is declared, e.g. `local {name}=\"\"`"),
+        ));
+    }
+    if found.was_unset {
+        return Some((
+            format!("{name} was removed with `unset` before this line; {consequence}"),
+            format!(
+                "assign {name} again after `unset`, or {}",
+                default_help(name)
+            ),
+        ));
+    }
+    if found.assigned_on_some_path {
+        return Some((
+            format!("{name} is assigned on some paths before this line, not all; {consequence}"),
+            format!("assign {name} before the branch, or {}", default_help(name)),
+        ));
+    }
+    if found.assigned_in_subshell {
+        return Some((
+            format!(
+                "{name} is assigned only in a subshell or pipeline, which does not pass it back; {consequence}"
+            ),
+            format!(
+                "assign {name} in the current shell, for example with `read -r {name} < <(command)`"
+            ),
+        ));
+    }
+    if assigned_anywhere.contains(name) {
+        let place = match &found.in_function {
+            Some(function) => format!("function {function} is called before {name} is assigned"),
+            None => format!("{name} is read before the script assigns it"),
+        };
+        return Some((
+            format!("{place}; {consequence}"),
+            format!(
+                "assign {name} before this line runs, or {}",
+                default_help(name)
+            ),
+        ));
+    }
+    None
 }

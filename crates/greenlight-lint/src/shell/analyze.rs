@@ -54,6 +54,14 @@ pub struct UnsetUse {
     pub assigned_on_some_path: bool,
     /// The variable was a `local` of a function that has returned.
     pub local_of: Option<String>,
+    /// The script removed the variable with `unset`.
+    pub was_unset: bool,
+    /// The variable is assigned only inside a subshell or pipeline.
+    pub assigned_in_subshell: bool,
+    /// The function whose body contains the use, when it runs as a call.
+    pub in_function: Option<String>,
+    /// The variable was declared (`local x`, `declare x`) without a value.
+    pub declared_without_value: bool,
 }
 
 #[derive(Clone, Default)]
@@ -64,6 +72,9 @@ struct State {
     removed: HashSet<String>,
     /// Variables assigned on at least one path.
     assigned_somewhere: HashSet<String>,
+    /// Variables assigned inside a subshell or pipeline, which does not
+    /// pass them back.
+    subshell_assigned: HashSet<String>,
     /// Arrays that may hold no element (for the bash 3.2 check).
     maybe_empty_arrays: HashSet<String>,
     nounset: bool,
@@ -88,6 +99,11 @@ impl State {
             assigned_somewhere: self
                 .assigned_somewhere
                 .union(&other.assigned_somewhere)
+                .cloned()
+                .collect(),
+            subshell_assigned: self
+                .subshell_assigned
+                .union(&other.subshell_assigned)
                 .cloned()
                 .collect(),
             maybe_empty_arrays: self
@@ -136,6 +152,10 @@ struct Analyzer<'a, 't> {
     seen: HashSet<(usize, String)>,
     /// Depth of subshells, where `exit` ends only the subshell.
     subshell_depth: usize,
+    /// Names passed to `unset`, for messages.
+    unset_names: HashSet<String>,
+    /// Names declared without a value, for messages.
+    declared_empty: HashSet<String>,
 }
 
 /// Analyzes a parsed script and returns the uses of possibly unset
@@ -151,6 +171,8 @@ pub fn analyze(tree: &Tree, src: &str, cx: &ScriptContext) -> Vec<UnsetUse> {
         uses: Vec::new(),
         seen: HashSet::new(),
         subshell_depth: 0,
+        unset_names: HashSet::new(),
+        declared_empty: HashSet::new(),
     };
     let mut state = State {
         nounset: cx.nounset,
@@ -221,6 +243,10 @@ impl<'a, 't> Analyzer<'a, 't> {
             kind,
             assigned_on_some_path: st.assigned_somewhere.contains(name),
             local_of: self.expired_locals.get(name).cloned(),
+            was_unset: st.removed.contains(name) && self.unset_names.contains(name),
+            assigned_in_subshell: st.subshell_assigned.contains(name),
+            in_function: self.frames.last().map(|f| f.function.clone()),
+            declared_without_value: st.removed.contains(name) && self.declared_empty.contains(name),
         });
     }
 
@@ -273,6 +299,7 @@ impl<'a, 't> Analyzer<'a, 't> {
                 self.subshell_depth += 1;
                 self.block(node, &mut inner);
                 self.subshell_depth -= 1;
+                note_subshell_assignments(st, &inner);
             }
             "compound_statement" => {
                 if self.is_arithmetic_command(node) {
@@ -317,7 +344,13 @@ impl<'a, 't> Analyzer<'a, 't> {
         for child in &children {
             match child.kind() {
                 "variable_assignment" => {
-                    if name_node.is_some() {
+                    // tree-sitter-bash 0.25 joins `x=1 y=2` and a command on
+                    // the next line into one command; bash ends the simple
+                    // command at the line break, so such assignments stand
+                    // alone.
+                    let same_line = name_node
+                        .is_some_and(|n| n.start_position().row == child.end_position().row);
+                    if same_line {
                         self.assignment_value(*child, st);
                     } else {
                         self.assignment(*child, st, true);
@@ -617,6 +650,7 @@ impl<'a, 't> Analyzer<'a, 't> {
                 }
                 if !has_value && !is_array {
                     // `local x` makes a new, unset variable.
+                    self.declared_empty.insert(target.clone());
                     self.undefine(&target, st);
                 }
             }
@@ -643,6 +677,7 @@ impl<'a, 't> Analyzer<'a, 't> {
             if functions {
                 self.functions.remove(name);
             } else if is_name(name) {
+                self.unset_names.insert(name.to_string());
                 self.undefine(name, st);
             } else {
                 self.words(child, st);
@@ -1038,6 +1073,7 @@ impl<'a, 't> Analyzer<'a, 't> {
         for part in parts {
             let mut inner = st.clone();
             self.statement(part, &mut inner);
+            note_subshell_assignments(st, &inner);
         }
         self.subshell_depth -= 1;
     }
@@ -1390,6 +1426,16 @@ impl<'t> ExpansionParts<'t> {
     }
 }
 
+/// Records, in the parent, the names a subshell assigned, for messages.
+fn note_subshell_assignments(parent: &mut State, inner: &State) {
+    for name in inner
+        .assigned_somewhere
+        .difference(&parent.assigned_somewhere)
+    {
+        parent.subshell_assigned.insert(name.clone());
+    }
+}
+
 fn array_surely_nonempty(array: Node) -> bool {
     let mut cursor = array.walk();
     array.named_children(&mut cursor).any(|c| {
@@ -1478,10 +1524,20 @@ pub fn assigned_names(tree: &Tree, src: &str) -> HashSet<String> {
                 }
             }
             "binary_expression" | "postfix_expression" | "unary_expression" => {
-                // Arithmetic assignments: `(( n = 1 ))`, `(( n++ ))`.
-                if let Some(target) = node
+                // Arithmetic assignments: `(( n = 1 ))`, `(( n += 1 ))`,
+                // `(( n++ ))`.
+                let op = node
+                    .child_by_field_name("operator")
+                    .map(|o| text(o, src))
+                    .unwrap_or("");
+                let assigns = op.ends_with('=') && !matches!(op, "==" | "!=" | "<=" | ">=")
+                    || op == "++"
+                    || op == "--";
+                let target = node
                     .child_by_field_name("left")
-                    .or_else(|| node.named_child(0))
+                    .or_else(|| node.named_child(0));
+                if assigns
+                    && let Some(target) = target
                     && is_name(text(target, src))
                 {
                     names.insert(text(target, src).to_string());
