@@ -140,7 +140,8 @@ pub fn is_secrets_manager(value_from: &str) -> bool {
 mod tests {
     use super::*;
 
-    const ARN: &str = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:afu9/stage/smoke-key-Qm3xT1";
+    const ARN: &str =
+        "arn:aws:secretsmanager:eu-central-1:123456789012:secret:afu9/stage/smoke-key-Qm3xT1";
 
     #[test]
     fn plain_arn_parses() {
@@ -175,7 +176,9 @@ mod tests {
 
     #[test]
     fn ssm_is_not_secrets_manager() {
-        assert!(!is_secrets_manager("arn:aws:ssm:eu-central-1:1:parameter/x"));
+        assert!(!is_secrets_manager(
+            "arn:aws:ssm:eu-central-1:1:parameter/x"
+        ));
         assert!(is_secrets_manager(ARN));
         assert!(SecretRef::parse("arn:aws:ssm:eu-central-1:1:parameter/x").is_err());
     }

@@ -415,7 +415,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 7.0 * 24.0 * 3600.0 {
+    if !seconds.is_finite() || !(0.0..=7.0 * 24.0 * 3600.0).contains(&seconds) {
         return Err(format!("\"{text}\" is out of range (0 to 7 days)"));
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -493,7 +493,10 @@ header = "x-key"
 
     #[test]
     fn undefined_secret_key_is_named() {
-        let text = MINIMAL.replace("secret = \"smoke\"\n\n[smoke]", "secret = \"smok\"\n\n[smoke]");
+        let text = MINIMAL.replace(
+            "secret = \"smoke\"\n\n[smoke]",
+            "secret = \"smok\"\n\n[smoke]",
+        );
         let errors = Config::parse(&text).expect_err("undefined secret");
         assert_eq!(errors[0].key, "secrets[0].secret");
     }

@@ -80,11 +80,10 @@ pub fn registrable(described: &Value) -> Result<Value, RenderError> {
     for field in DESCRIBE_ONLY_FIELDS {
         task.remove(*field);
     }
-    if let Some(tags) = described.get("tags").and_then(Value::as_array) {
-        if !tags.is_empty() && !task.contains_key("tags") {
+    if let Some(tags) = described.get("tags").and_then(Value::as_array)
+        && !tags.is_empty() && !task.contains_key("tags") {
             task.insert("tags".into(), Value::Array(tags.clone()));
         }
-    }
     Ok(Value::Object(task))
 }
 
@@ -148,7 +147,10 @@ pub fn render(described: &Value, input: &RenderInput<'_>) -> Result<Rendered, Re
     for container in &input.config.containers {
         let image = input.config.image_for(container, input.tag);
         let definition = find_container(containers, &container.name)?;
-        let old = definition.get("image").and_then(Value::as_str).unwrap_or("");
+        let old = definition
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if old != image {
             changes.push(format!("{}: image {old} -> {image}", container.name));
         }
@@ -262,7 +264,9 @@ fn apply_secret(
         .entry("secrets")
         .or_insert_with(|| Value::Array(Vec::new()));
     let Some(secrets) = secrets.as_array_mut() else {
-        return fail(format!("container \"{container}\" has a secrets field that is not an array"));
+        return fail(format!(
+            "container \"{container}\" has a secrets field that is not an array"
+        ));
     };
     let existing = secrets
         .iter_mut()
@@ -282,13 +286,17 @@ fn apply_secret(
                 (None, _) => arn.to_string(),
             };
             if old != new {
-                changes.push(format!("{container}: secret {variable} valueFrom {old} -> {new}"));
+                changes.push(format!(
+                    "{container}: secret {variable} valueFrom {old} -> {new}"
+                ));
             }
             entry["valueFrom"] = Value::String(new);
         }
         None => {
             let new = value_from(arn, json_key);
-            changes.push(format!("{container}: secret {variable} added, valueFrom {new}"));
+            changes.push(format!(
+                "{container}: secret {variable} added, valueFrom {new}"
+            ));
             secrets.push(json!({"name": variable, "valueFrom": new}));
         }
     }
@@ -335,11 +343,10 @@ fn new_sidecar(
     // Logs go where the other containers' logs go, under the sidecar's
     // own stream prefix.
     if let Some(mut logging) = template.and_then(|t| t.get("logConfiguration")).cloned() {
-        if let Some(options) = logging.get_mut("options").and_then(Value::as_object_mut) {
-            if options.contains_key("awslogs-stream-prefix") {
+        if let Some(options) = logging.get_mut("options").and_then(Value::as_object_mut)
+            && options.contains_key("awslogs-stream-prefix") {
                 options.insert("awslogs-stream-prefix".into(), json!(container.name));
             }
-        }
         definition.insert("logConfiguration".into(), logging);
     }
     definition.insert("mountPoints".into(), json!([]));

@@ -95,12 +95,7 @@ pub fn to_text(report: &Report) -> String {
     for change in &report.changes {
         out.push_str(&format!("  changed: {change}\n"));
     }
-    let width = report
-        .checks
-        .iter()
-        .map(|c| c.id.len())
-        .max()
-        .unwrap_or(0);
+    let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for check in &report.checks {
         out.push_str(&format!(
             "  {:<4}  {:<width$}  {}\n",

@@ -68,30 +68,30 @@ pub fn assess(service: &ServiceView, ours: &str, our_deployment: Option<&str>) -
         .find(|d| Some(d.id.as_str()) == our_deployment);
 
     if primary.task_definition != ours {
-        if let Some(mine) = mine {
-            if mine.rollout_state.as_deref() == Some("FAILED") {
+        if let Some(mine) = mine
+            && mine.rollout_state.as_deref() == Some("FAILED") {
                 return Progress::Failed(format!(
                     "the rollout of {ours} failed ({}) and the service was rolled back to {}",
-                    mine.rollout_state_reason.as_deref().unwrap_or("no reason given"),
+                    mine.rollout_state_reason
+                        .as_deref()
+                        .unwrap_or("no reason given"),
                     primary.task_definition
                 ));
             }
-        }
         return Progress::Failed(format!(
             "the PRIMARY deployment {} runs {}, not {ours}: it was rolled back or replaced by \
              another deployment",
             primary.id, primary.task_definition
         ));
     }
-    if let Some(expected) = our_deployment {
-        if primary.id != expected {
+    if let Some(expected) = our_deployment
+        && primary.id != expected {
             return Progress::Failed(format!(
                 "another deployment ({}) replaced ours ({expected}) while waiting; someone else \
                  deployed this service",
                 primary.id
             ));
         }
-    }
     match primary.rollout_state.as_deref() {
         Some("FAILED") => {
             return Progress::Failed(format!(
@@ -119,7 +119,10 @@ pub fn assess(service: &ServiceView, ours: &str, our_deployment: Option<&str>) -
     } else {
         format!(
             "waiting for the rollout to complete ({})",
-            primary.rollout_state.as_deref().unwrap_or("no rollout state")
+            primary
+                .rollout_state
+                .as_deref()
+                .unwrap_or("no rollout state")
         )
     };
     Progress::Waiting(stage)
@@ -184,7 +187,10 @@ mod tests {
     #[test]
     fn completed_rollback_is_never_green() {
         let s = service(vec![deployment("d3", "PRIMARY", "td:1", "COMPLETED", 1)]);
-        assert!(matches!(assess(&s, "td:2", Some("d2")), Progress::Failed(_)));
+        assert!(matches!(
+            assess(&s, "td:2", Some("d2")),
+            Progress::Failed(_)
+        ));
     }
 
     #[test]
@@ -201,6 +207,9 @@ mod tests {
         let mut d = deployment("d2", "PRIMARY", "td:2", "COMPLETED", 0);
         d.desired = 2;
         let s = service(vec![d]);
-        assert!(matches!(assess(&s, "td:2", Some("d2")), Progress::Waiting(_)));
+        assert!(matches!(
+            assess(&s, "td:2", Some("d2")),
+            Progress::Waiting(_)
+        ));
     }
 }

@@ -253,10 +253,7 @@ pub fn judge_health(
                 format!("{name} RUNNING and HEALTHY in {} task(s)", tasks.len()),
             ));
         } else {
-            checks.push(Check::fail(
-                &id,
-                format!("{name}: {}", problems.join("; ")),
-            ));
+            checks.push(Check::fail(&id, format!("{name}: {}", problems.join("; "))));
         }
     }
     checks
@@ -326,10 +323,12 @@ pub fn judge_gate(outcome: &GateOutcome) -> Check {
     let id = format!("gate:{}", outcome.name);
     match (outcome.exit_code, &outcome.error) {
         (Some(0), _) => Check::pass(&id, "exit 0"),
-        (Some(code), _) => Check::fail(&id, format!("exit {code}"))
-            .with_details(outcome.output_tail.clone()),
-        (None, Some(error)) => Check::fail(&id, error.clone())
-            .with_details(outcome.output_tail.clone()),
+        (Some(code), _) => {
+            Check::fail(&id, format!("exit {code}")).with_details(outcome.output_tail.clone())
+        }
+        (None, Some(error)) => {
+            Check::fail(&id, error.clone()).with_details(outcome.output_tail.clone())
+        }
         (None, None) => Check::fail(&id, "ended without an exit code (killed by a signal)"),
     }
 }

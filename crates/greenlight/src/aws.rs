@@ -74,7 +74,6 @@ pub fn describe_error(operation: &str, error: &(dyn std::error::Error + 'static)
 /// A secret resolved by name.
 #[derive(Debug, Clone)]
 pub struct ResolvedSecret {
-    pub name: String,
     pub arn: String,
 }
 
@@ -130,7 +129,6 @@ impl Aws {
             )));
         };
         Ok(ResolvedSecret {
-            name: name.to_string(),
             arn: arn.to_string(),
         })
     }
@@ -151,8 +149,9 @@ impl Aws {
         match json_key {
             None => Ok(text),
             Some(key) => {
-                let parsed: Value = serde_json::from_str(text.expose())
-                    .map_err(|_| anyhow!("secret {arn} is not a JSON object, so key {key} cannot be read"))?;
+                let parsed: Value = serde_json::from_str(text.expose()).map_err(|_| {
+                    anyhow!("secret {arn} is not a JSON object, so key {key} cannot be read")
+                })?;
                 match parsed.get(key).and_then(Value::as_str) {
                     Some(value) => Ok(SecretValue::new(value.to_string())),
                     None => bail!("secret {arn} has no string key \"{key}\""),
@@ -244,7 +243,9 @@ impl Aws {
             .send()
             .await
             .map_err(|e| anyhow!(describe_error("DescribeTaskDefinition", &e)))?;
-        let bytes = capture.take().context("DescribeTaskDefinition returned no body")?;
+        let bytes = capture
+            .take()
+            .context("DescribeTaskDefinition returned no body")?;
         serde_json::from_slice(&bytes)
             .context("DescribeTaskDefinition returned a body that is not JSON")
     }
@@ -353,11 +354,10 @@ impl Aws {
         let mut containers = Vec::new();
         let mut stopped_reasons = Vec::new();
         for task in described.tasks() {
-            if let (Some(wanted), Some(started_by)) = (deployment, task.started_by()) {
-                if wanted != started_by {
+            if let (Some(wanted), Some(started_by)) = (deployment, task.started_by())
+                && wanted != started_by {
                     continue;
                 }
-            }
             let task_arn = task.task_arn().unwrap_or_default().to_string();
             if let Some(reason) = task.stopped_reason() {
                 stopped_reasons.push(format!(
@@ -376,14 +376,13 @@ impl Aws {
                         .map(|h| h.as_str().to_string())
                         .unwrap_or_else(|| "UNKNOWN".into()),
                 });
-                if stopped {
-                    if let Some(reason) = container.reason() {
+                if stopped
+                    && let Some(reason) = container.reason() {
                         stopped_reasons.push(format!(
                             "  container {}: {reason}",
                             container.name().unwrap_or_default()
                         ));
                     }
-                }
             }
             tasks.push(task_arn);
         }
@@ -432,11 +431,10 @@ impl Intercept for CaptureBody {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let response = context.response();
-        if response.status().is_success() {
-            if let (Some(bytes), Ok(mut slot)) = (response.body().bytes(), self.0.lock()) {
+        if response.status().is_success()
+            && let (Some(bytes), Ok(mut slot)) = (response.body().bytes(), self.0.lock()) {
                 *slot = Some(bytes.to_vec());
             }
-        }
         Ok(())
     }
 }

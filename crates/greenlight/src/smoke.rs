@@ -102,7 +102,11 @@ impl SmokeClient {
 
     /// Returns the URL the smoke request goes to.
     pub fn url(&self, host: &str, path: &str) -> String {
-        let scheme = if self.options.plain_http { "http" } else { "https" };
+        let scheme = if self.options.plain_http {
+            "http"
+        } else {
+            "https"
+        };
         format!("{scheme}://{host}{path}")
     }
 
@@ -146,10 +150,11 @@ impl SmokeClient {
             .map(|c| (c.target_host.clone(), c.target_port))
             .unwrap_or_else(|| (host.to_string(), port));
 
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((target_host.as_str(), target_port))
-            .await
-            .with_context(|| format!("cannot resolve {target_host}"))?
-            .collect();
+        let addresses: Vec<SocketAddr> =
+            tokio::net::lookup_host((target_host.as_str(), target_port))
+                .await
+                .with_context(|| format!("cannot resolve {target_host}"))?
+                .collect();
         let Some(address) = addresses.first().copied() else {
             bail!("{target_host} resolved to no address");
         };
@@ -166,7 +171,10 @@ impl SmokeClient {
         let request = hyper::Request::get(path)
             .header(hyper::header::HOST, host)
             .header(header, key.expose())
-            .header(hyper::header::USER_AGENT, concat!("greenlight/", env!("CARGO_PKG_VERSION")))
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("greenlight/", env!("CARGO_PKG_VERSION")),
+            )
             .body(Empty::<Bytes>::new())
             .context("invalid smoke request")?;
 
@@ -194,7 +202,10 @@ where
         .await
         .context("HTTP handshake failed")?;
     let driver = tokio::spawn(connection);
-    let response = sender.send_request(request).await.context("request failed")?;
+    let response = sender
+        .send_request(request)
+        .await
+        .context("request failed")?;
     let status = response.status().as_u16();
     let mut headers = BTreeMap::new();
     for (name, value) in response.headers() {
@@ -214,12 +225,12 @@ fn is_loopback(ip: IpAddr) -> bool {
 }
 
 fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<usize> {
-    let text = std::fs::read(path)
-        .with_context(|| format!("cannot read CA file {}", path.display()))?;
+    let text =
+        std::fs::read(path).with_context(|| format!("cannot read CA file {}", path.display()))?;
     let mut added = 0;
     for certificate in CertificateDer::pem_slice_iter(&text) {
-        let certificate = certificate
-            .with_context(|| format!("CA file {} is not valid PEM", path.display()))?;
+        let certificate =
+            certificate.with_context(|| format!("CA file {} is not valid PEM", path.display()))?;
         roots
             .add(certificate)
             .with_context(|| format!("CA file {} holds an invalid certificate", path.display()))?;
@@ -240,7 +251,9 @@ mod tests {
 
     #[test]
     fn connect_to_parses() {
-        let parsed: ConnectTo = "Stage.Example.com:443:127.0.0.1:8443".parse().expect("valid");
+        let parsed: ConnectTo = "Stage.Example.com:443:127.0.0.1:8443"
+            .parse()
+            .expect("valid");
         assert_eq!(parsed.host, "stage.example.com");
         assert_eq!(parsed.port, 443);
         assert_eq!(parsed.target_host, "127.0.0.1");

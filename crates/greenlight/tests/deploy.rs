@@ -1,0 +1,420 @@
+//! End-to-end deploys against the loopback testbed: moto_server behind the
+//! scheduler proxy, and the HTTPS smoke endpoint.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Testbed, fast_config, run};
+
+const CHANGING: &[&str] = &["ecs:RegisterTaskDefinition", "ecs:UpdateService"];
+
+fn changed_anything(testbed: &Testbed) -> Vec<String> {
+    testbed
+        .operations()
+        .into_iter()
+        .filter(|op| CHANGING.contains(&op.as_str()) || op == "ecs:DeregisterTaskDefinition")
+        .collect()
+}
+
+#[test]
+fn rotated_secret_turns_green_after_deploy() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+
+    let before = run(testbed
+        .greenlight(&config)
+        .args(["verify", "--env", "staging"]));
+    assert_eq!(
+        before.code, 1,
+        "stale state must be RED:\n{}",
+        before.stdout
+    );
+    assert!(before.stdout.contains("status 401"), "{}", before.stdout);
+    assert!(
+        before.stdout.contains("FAIL  secret-binding"),
+        "{}",
+        before.stdout
+    );
+    assert!(
+        before.stdout.trim_end().ends_with("RED"),
+        "{}",
+        before.stdout
+    );
+
+    let deploy = run(testbed
+        .greenlight(&config)
+        .args(["deploy", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(
+        deploy.code, 0,
+        "deploy must be GREEN:\n{}\n{}",
+        deploy.stdout, deploy.stderr
+    );
+    assert!(
+        deploy.stdout.trim_end().ends_with("GREEN"),
+        "{}",
+        deploy.stdout
+    );
+    assert!(deploy.stdout.contains("pass  smoke"), "{}", deploy.stdout);
+    assert!(
+        deploy.stdout.contains("pass  healthy:mcp-runner"),
+        "{}",
+        deploy.stdout
+    );
+    assert!(
+        deploy.stderr.contains("rollout completed"),
+        "{}",
+        deploy.stderr
+    );
+
+    let after = run(testbed
+        .greenlight(&config)
+        .args(["verify", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(after.code, 0, "{}", after.stdout);
+
+    let operations = testbed.operations();
+    let registered = operations
+        .iter()
+        .filter(|o| *o == "ecs:RegisterTaskDefinition")
+        .count();
+    assert_eq!(registered, 1, "{operations:?}");
+    assert!(operations.contains(&"secretsmanager:DescribeSecret".to_string()));
+}
+
+#[test]
+fn missing_runner_is_added_and_key_moved_out_of_environment() {
+    let testbed = Testbed::start(&["--scenario", "no-runner"]);
+    let config = fast_config(&testbed);
+
+    let deploy = run(testbed.greenlight(&config).args([
+        "deploy", "--env", "staging", "--tag", "abc1234", "--format", "json",
+    ]));
+    assert_eq!(deploy.code, 0, "{}\n{}", deploy.stdout, deploy.stderr);
+    let report: Value = serde_json::from_str(&deploy.stdout).expect("JSON report");
+    assert_eq!(report["verdict"], "GREEN");
+    let changes: Vec<&str> = report["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.starts_with("mcp-runner: added as a sidecar")),
+        "{changes:?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.contains("removed AFU9_SMOKE_KEY from environment[]")),
+        "{changes:?}"
+    );
+
+    let task_definition = testbed.boto3(
+        "svc = ecs.describe_services(cluster='afu9-cluster', services=['afu9-control-center-staging'])['services'][0]\n\
+         td = ecs.describe_task_definition(taskDefinition=svc['taskDefinition'])['taskDefinition']\n\
+         print(json.dumps(td))",
+    );
+    let task_definition: Value = serde_json::from_str(&task_definition).expect("task definition");
+    let containers = task_definition["containerDefinitions"]
+        .as_array()
+        .expect("containers");
+    let runner = containers
+        .iter()
+        .find(|c| c["name"] == "mcp-runner")
+        .expect("runner added");
+    assert_eq!(runner["essential"], false);
+    assert_eq!(runner["portMappings"][0]["containerPort"], 3004);
+    let control = containers
+        .iter()
+        .find(|c| c["name"] == "control-center")
+        .expect("control-center");
+    let environment = control["environment"].as_array().expect("environment");
+    assert!(environment.iter().all(|e| e["name"] != "AFU9_SMOKE_KEY"));
+}
+
+#[test]
+fn unhealthy_runner_is_red() {
+    let testbed = Testbed::start(&["--runner-health", "UNHEALTHY"]);
+    let config = fast_config(&testbed);
+    let deploy = run(testbed.greenlight(&config).args([
+        "deploy",
+        "--env",
+        "staging",
+        "--tag",
+        "abc1234",
+        "--skip-gates",
+    ]));
+    assert_eq!(deploy.code, 1, "{}", deploy.stdout);
+    assert!(
+        deploy.stdout.contains("FAIL  healthy:mcp-runner"),
+        "{}",
+        deploy.stdout
+    );
+    assert!(deploy.stdout.contains("UNHEALTHY"), "{}", deploy.stdout);
+    assert!(
+        deploy.stdout.trim_end().ends_with("RED"),
+        "{}",
+        deploy.stdout
+    );
+}
+
+#[test]
+fn circuit_breaker_rollback_is_red() {
+    let testbed = Testbed::start(&["--rollout", "rollback"]);
+    let config = fast_config(&testbed);
+    let deploy = run(testbed
+        .greenlight(&config)
+        .args(["deploy", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(deploy.code, 1, "{}\n{}", deploy.stdout, deploy.stderr);
+    assert!(deploy.stdout.contains("FAIL  rollout"), "{}", deploy.stdout);
+    assert!(deploy.stdout.contains("rolled back"), "{}", deploy.stdout);
+    assert!(
+        deploy.stdout.contains("stopped task"),
+        "stopped-task reasons shown:\n{}",
+        deploy.stdout
+    );
+    assert!(
+        !deploy.stdout.contains("pass  smoke"),
+        "no verification after a failed rollout"
+    );
+}
+
+#[test]
+fn missing_smoke_header_is_red() {
+    let testbed = Testbed::start(&["--smoke-omit-header", "x-afu9-smoke-auth-used"]);
+    let config = fast_config(&testbed);
+    let deploy = run(testbed.greenlight(&config).args([
+        "deploy",
+        "--env",
+        "staging",
+        "--tag",
+        "abc1234",
+        "--skip-gates",
+    ]));
+    assert_eq!(deploy.code, 1, "{}", deploy.stdout);
+    assert!(
+        deploy
+            .stdout
+            .contains("header x-afu9-smoke-auth-used missing"),
+        "{}",
+        deploy.stdout
+    );
+}
+
+#[test]
+fn deleted_secret_is_rejected_before_any_change() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    testbed.boto3(
+        "sm.delete_secret(SecretId='afu9/stage/smoke-key', ForceDeleteWithoutRecovery=True)",
+    );
+    let deploy = run(testbed
+        .greenlight(&config)
+        .args(["deploy", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(deploy.code, 2, "{}\n{}", deploy.stdout, deploy.stderr);
+    assert!(
+        deploy
+            .stderr
+            .contains("\"afu9/stage/smoke-key\" was not found"),
+        "{}",
+        deploy.stderr
+    );
+    assert!(
+        deploy.stderr.contains("nothing was changed"),
+        "{}",
+        deploy.stderr
+    );
+    assert_eq!(changed_anything(&testbed), Vec::<String>::new());
+}
+
+#[test]
+fn secret_scheduled_for_deletion_is_rejected() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    testbed.boto3("sm.delete_secret(SecretId='afu9/stage/smoke-key', RecoveryWindowInDays=7)");
+    let deploy = run(testbed
+        .greenlight(&config)
+        .args(["deploy", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(deploy.code, 2, "{}\n{}", deploy.stdout, deploy.stderr);
+    assert!(
+        deploy.stderr.contains("scheduled for deletion"),
+        "{}",
+        deploy.stderr
+    );
+    assert_eq!(changed_anything(&testbed), Vec::<String>::new());
+}
+
+#[test]
+fn stuck_rollout_reports_stage_and_events() {
+    let testbed = Testbed::start(&["--rollout", "stuck"]);
+    let config = fast_config(&testbed);
+    let deploy = run(testbed.greenlight(&config).args([
+        "deploy",
+        "--env",
+        "staging",
+        "--tag",
+        "abc1234",
+        "--rollout-deadline",
+        "3s",
+    ]));
+    assert_eq!(deploy.code, 1, "{}", deploy.stdout);
+    assert!(
+        deploy.stdout.contains("not complete after 3 s"),
+        "{}",
+        deploy.stdout
+    );
+    assert!(
+        deploy.stdout.contains("stuck at: starting tasks"),
+        "{}",
+        deploy.stdout
+    );
+    assert!(deploy.stdout.contains("event: "), "{}", deploy.stdout);
+}
+
+#[test]
+fn failing_gate_is_red_with_output() {
+    let testbed = Testbed::start(&[]);
+    let config = support::config_with(
+        &testbed,
+        &[
+            ("deadline = \"120s\"", "deadline = \"4s\""),
+            ("poll_interval = \"2s\"", "poll_interval = \"200ms\""),
+            (
+                "command = [\"npm\", \"run\", \"repo:verify\"]",
+                "command = [\"sh\", \"-c\", \"echo lint broke in src/app.ts; exit 3\"]",
+            ),
+        ],
+    );
+    let deploy = run(testbed
+        .greenlight(&config)
+        .args(["deploy", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(deploy.code, 1, "{}", deploy.stdout);
+    assert!(
+        deploy.stdout.contains("FAIL  gate:repo:verify"),
+        "{}",
+        deploy.stdout
+    );
+    assert!(deploy.stdout.contains("exit 3"), "{}", deploy.stdout);
+    assert!(
+        deploy.stdout.contains("lint broke in src/app.ts"),
+        "{}",
+        deploy.stdout
+    );
+}
+
+#[test]
+fn update_failure_deregisters_new_revision() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    testbed.control(
+        "POST",
+        "faults",
+        Some(&json!([{"operation": "ecs:UpdateService", "fault": "5xx", "times": null}])),
+    );
+    let deploy = run(testbed
+        .greenlight(&config)
+        .args(["deploy", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(deploy.code, 1, "{}\n{}", deploy.stdout, deploy.stderr);
+    assert!(
+        deploy.stderr.contains("UpdateService failed"),
+        "{}",
+        deploy.stderr
+    );
+    assert!(deploy.stderr.contains("deregistered"), "{}", deploy.stderr);
+    let operations = testbed.operations();
+    assert!(
+        operations.contains(&"ecs:DeregisterTaskDefinition".to_string()),
+        "{operations:?}"
+    );
+}
+
+#[test]
+fn step_summary_gets_markdown() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    let summary = testbed.dir.path().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").expect("summary");
+    let deploy = run(testbed
+        .greenlight(&config)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["deploy", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(deploy.code, 0, "{}", deploy.stdout);
+    let text = std::fs::read_to_string(&summary).expect("summary");
+    assert!(text.starts_with("earlier step\n"), "appended, not replaced");
+    assert!(
+        text.contains("greenlight deploy `staging`: GREEN"),
+        "{text}"
+    );
+    assert!(text.contains("| smoke | pass |"), "{text}");
+}
+
+#[test]
+fn redeploy_of_same_tag_reuses_revision() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    let first = run(testbed.greenlight(&config).args([
+        "deploy",
+        "--env",
+        "staging",
+        "--tag",
+        "abc1234",
+        "--skip-gates",
+    ]));
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    let second = run(testbed.greenlight(&config).args([
+        "deploy",
+        "--env",
+        "staging",
+        "--tag",
+        "abc1234",
+        "--skip-gates",
+    ]));
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    assert!(second.stdout.contains("(no change)"), "{}", second.stdout);
+    let operations = testbed.operations();
+    let registered = operations
+        .iter()
+        .filter(|o| *o == "ecs:RegisterTaskDefinition")
+        .count();
+    let updated = operations
+        .iter()
+        .filter(|o| *o == "ecs:UpdateService")
+        .count();
+    assert_eq!(registered, 1, "{operations:?}");
+    assert_eq!(updated, 2, "a re-run still forces a new deployment");
+}
+
+#[test]
+fn smoke_key_never_appears_in_output() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    let key = testbed
+        .boto3("print(sm.get_secret_value(SecretId='afu9/stage/smoke-key')['SecretString'])");
+    assert!(
+        key.len() >= 8,
+        "the seeded key is long enough to search for"
+    );
+    let summary = testbed.dir.path().join("summary.md");
+    for args in [
+        vec!["-vvv", "verify", "--env", "staging"],
+        vec!["-vvv", "deploy", "--env", "staging", "--tag", "abc1234"],
+        vec!["-vvv", "verify", "--env", "staging", "--format", "json"],
+        vec!["-vvv", "plan", "--env", "staging"],
+    ] {
+        let result = run(testbed
+            .greenlight(&config)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args(&args));
+        assert!(
+            !result.stdout.contains(&key),
+            "key leaked on stdout of {args:?}"
+        );
+        assert!(
+            !result.stderr.contains(&key),
+            "key leaked on stderr of {args:?}"
+        );
+    }
+    let text = std::fs::read_to_string(&summary).expect("summary");
+    assert!(!text.contains(&key), "key leaked into the step summary");
+}
