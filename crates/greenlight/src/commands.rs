@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::aws::{Aws, ResolveError, connect, resolve_all};
 use crate::cli::{
-    DeployArgs, GuardArgs, PlanArgs, RenderArgs, ReportFormat, SmokeArgs, VerifyArgs,
+    DeployArgs, PlanArgs, RenderArgs, ReportFormat, SmokeArgs, VerifyArgs,
 };
 use crate::context::{
     Loaded, configured_values, enforce_guard, input_error, load_config, observed, select,
@@ -89,21 +89,21 @@ fn read_json_input(path: &Path) -> Result<Value> {
 }
 
 /// Everything gathered read-only before a deploy changes anything.
-struct Prepared {
-    aws: Aws,
-    env_name: String,
-    env: Environment,
-    service: ServiceView,
-    live_arn: String,
-    live: Value,
-    rendered: Rendered,
-    tag: String,
+pub(crate) struct Prepared {
+    pub(crate) aws: Aws,
+    pub(crate) env_name: String,
+    pub(crate) env: Environment,
+    pub(crate) service: ServiceView,
+    pub(crate) live_arn: String,
+    pub(crate) live: Value,
+    pub(crate) rendered: Rendered,
+    pub(crate) tag: String,
 }
 
 /// The read-only half shared by `plan`, `guard` and `deploy`: select the
 /// environment, check the account, read the service and its task
 /// definition, resolve secrets by name, render, and run the guard.
-async fn prepare(loaded: &Loaded, env_flag: Option<&str>, tag: Option<&str>) -> Result<Prepared> {
+pub(crate) async fn prepare(loaded: &Loaded, env_flag: Option<&str>, tag: Option<&str>) -> Result<Prepared> {
     let config = &loaded.config;
     let (env_name, env) = select(config, env_flag)?;
     if let Some(tag) = tag {
@@ -287,27 +287,6 @@ fn write_diff(out: &mut impl Write, text: &str, color: bool) -> std::io::Result<
         }
     }
     Ok(())
-}
-
-/// `greenlight guard`: runs the read-only checks and lists what was checked.
-pub async fn guard_command(config_path: Option<&Path>, args: &GuardArgs) -> Result<u8> {
-    let loaded = load_config(config_path)?;
-    let prepared = prepare(&loaded, args.env.env.as_deref(), args.tag.as_deref()).await?;
-    let values = collect_json_strings(&prepared.rendered.task_definition, "taskDefinition");
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "guard {}: passed; checked the configuration, --tag, the smoke URL, {} string(s) of the \
-         rendered task definition{}",
-        prepared.env_name,
-        values.len(),
-        if prepared.env.account_id.is_some() {
-            " and the caller's account"
-        } else {
-            ""
-        }
-    )?;
-    Ok(0)
 }
 
 /// `greenlight deploy`.

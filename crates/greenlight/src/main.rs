@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod context;
 mod gates;
+mod guard_cmd;
 mod progress;
 mod smoke;
 
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
             Command::Plan(args) => commands::plan_command(config, args, color).await,
             Command::Deploy(args) => commands::deploy_command(config, args).await,
             Command::Verify(args) => commands::verify_command(config, args).await,
-            Command::Guard(args) => commands::guard_command(config, args).await,
+            Command::Guard(args) => guard_cmd::guard_command(config, args).await,
         }
     });
     match outcome {
