@@ -70,18 +70,36 @@ pub fn lint(opts: &LintOptions) -> LintReport {
         }
     }
 
-    let mut images = opts.images.clone();
+    // Containers of task definition files among the inputs, with the file
+    // name a workflow must mention (for example in `task-definition:`) to
+    // deploy that task definition.
+    let mut task_definitions: Vec<(String, Vec<ImageExpectation>)> = Vec::new();
     for input in &inputs {
         if input.kind == InputKind::Json {
-            for expectation in task_definition_images(&input.file.text) {
-                if !images.iter().any(|i| i.container == expectation.container) {
-                    images.push(expectation);
-                }
+            let expectations = task_definition_images(&input.file.text);
+            if !expectations.is_empty() {
+                let name = input
+                    .file
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                task_definitions.push((name, expectations));
             }
         }
     }
 
     for input in &inputs {
+        let mut images = opts.images.clone();
+        for (name, expectations) in &task_definitions {
+            if input.kind == InputKind::Yaml && input.file.text.contains(name.as_str()) {
+                for expectation in expectations {
+                    if !images.iter().any(|i| i.container == expectation.container) {
+                        images.push(expectation.clone());
+                    }
+                }
+            }
+        }
         let findings = lint_input(input, opts, &images, &mut report);
         report.files_checked += 1;
         for finding in findings {

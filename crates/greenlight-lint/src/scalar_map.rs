@@ -406,3 +406,79 @@ fn simple_escape(c: char) -> Option<char> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::value_offsets;
+    use crate::yaml::{Node, parse};
+
+    /// Checks that every `$NAME` in each scalar of `source` maps to the
+    /// same text in the source, and that the decoder did not fall back.
+    fn assert_names_map_back(source: &str) {
+        let docs = parse(source).expect("fixture parses");
+        let mut checked = 0;
+        let mut stack: Vec<&Node> = docs.iter().collect();
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Mapping(entries, _) => stack.extend(entries.iter().map(|(_, v)| v)),
+                Node::Sequence(items, _) => stack.extend(items.iter()),
+                Node::Scalar(scalar) => {
+                    let offsets = value_offsets(source, scalar);
+                    assert_eq!(offsets.len(), scalar.value.len() + 1);
+                    for (i, _) in scalar.value.match_indices('$') {
+                        let name: String = scalar.value[i..]
+                            .chars()
+                            .take_while(|c| *c == '$' || c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        assert!(
+                            source[offsets[i]..].starts_with(&name),
+                            "{name} of {:?} maps to {:?}",
+                            scalar.value,
+                            &source[offsets[i]..(offsets[i] + 20).min(source.len())]
+                        );
+                        checked += 1;
+                    }
+                }
+                Node::Null(_) => {}
+            }
+        }
+        assert!(checked > 0, "fixture has no $NAME");
+    }
+
+    #[test]
+    fn literal_block_maps_lines() {
+        assert_names_map_back("run: |\n\n  echo $A\n    indented $B\n\n  tail $C\n");
+        assert_names_map_back("run: |-\n  echo $A\nnext: |+\n  keep $B\n\n");
+        assert_names_map_back("run: |2\n    two more $A\n  base $B\n");
+        assert_names_map_back("steps:\n  - run: | # comment with | bar\n      echo $A\n");
+    }
+
+    #[test]
+    fn folded_block_maps_lines() {
+        assert_names_map_back(
+            "run: >\n  set -u;\n  echo $A\n\n  para $B\n    more $C\n  back $D\n",
+        );
+        assert_names_map_back("run: >-\n  a $A\n  b $B\n");
+    }
+
+    #[test]
+    fn flow_scalars_map_escapes() {
+        assert_names_map_back("run: \"echo \\\"$A\\\" \\t $B\"\n");
+        assert_names_map_back("run: 'it''s $A'\n");
+        assert_names_map_back("run: \"line one $A\n  line two $B\"\n");
+        assert_names_map_back("run: echo $A\n  continued $B\n");
+        assert_names_map_back("name: é ü\nrun: \"ü $A\"\n");
+    }
+
+    #[test]
+    fn unknown_form_falls_back_to_start() {
+        let docs = parse("run: \"$A\"\n").expect("parses");
+        let Some(Node::Scalar(scalar)) = docs[0].get("run") else {
+            panic!("no scalar");
+        };
+        let mut changed = scalar.clone();
+        changed.value.push('x');
+        let offsets = value_offsets("run: \"$A\"\n", &changed);
+        assert!(offsets.iter().all(|&o| o == scalar.span.start));
+    }
+}

@@ -1,0 +1,166 @@
+//! Differential test against real bash: for generated straight-line
+//! scripts, greenlight's first error must be the line where `bash` stops
+//! with "unbound variable", and a script greenlight finds no error in must
+//! run to the end. Scripts use only builtins, so no command runs.
+//! Skips when `bash` is not installed.
+
+use std::collections::HashSet;
+use std::process::Command;
+
+use greenlight_lint::shell::analyze::{ScriptContext, UseKind, analyze};
+use greenlight_lint::shell::new_parser;
+
+/// Names the generated scripts use; `EXT` is set in the environment.
+/// Every value assigned is a number, because bash evaluates a variable's
+/// value as an expression in arithmetic, where a word would be a name.
+const NAMES: &[&str] = &["a", "b", "c", "EXT", "MISSING"];
+const SCRIPTS: usize = 1000;
+
+/// A small linear congruential generator, so runs are reproducible.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % bound
+    }
+}
+
+fn statement(rng: &mut Lcg) -> String {
+    let name = NAMES[rng.next(NAMES.len())];
+    match rng.next(24) {
+        0 | 1 => format!("{name}={}", rng.next(9)),
+        2 => format!("export {name}=2"),
+        3 => format!("unset {name}"),
+        4..=7 => format!(": \"${name}\""),
+        8 => format!(": \"${{{name}}}\""),
+        9 => format!(": \"${{{name}:-d}}\" \"${{{name}-d}}\""),
+        10 => format!(": \"${{{name}:+x}}\" \"${{{name}+x}}\""),
+        11 => format!(": \"${{{name}:=5}}\""),
+        12 => format!(": \"${{#{name}}}\""),
+        13 => format!(": $(( {name} + 1 ))"),
+        14 => format!("(( {name} = 3 ))"),
+        15 => format!("(( {name}++ )) || :"),
+        16 => format!("read -r {name} <<< \"4\""),
+        17 => format!("printf -v {name} '%s' 3"),
+        18 => format!("export {name}"),
+        19 => format!("echo x | read -r {name}"),
+        20 => format!("( {name}=1 )"),
+        21 => ": \"$1\"".to_string(),
+        22 => "set -u".to_string(),
+        _ => "set +u".to_string(),
+    }
+}
+
+/// Returns the first line (1-based) greenlight reports as an error, with
+/// the names reported on that line.
+fn greenlight_first_error(script: &str) -> Option<(usize, HashSet<String>)> {
+    let mut parser = new_parser().expect("bash grammar loads");
+    let tree = parser.parse(script, None).expect("script parses");
+    let external = |name: &str| name == "EXT";
+    let cx = ScriptContext {
+        external: &external,
+        nounset: false,
+        positionals_unknown: false,
+        bash32: false,
+    };
+    let errors: Vec<(usize, String)> = analyze(&tree, script, &cx)
+        .into_iter()
+        .filter(|u| u.nounset)
+        .map(|u| {
+            let line = script[..u.start].matches('\n').count() + 1;
+            let name = match u.kind {
+                UseKind::Positional => format!("${}", u.name),
+                _ => u.name,
+            };
+            (line, name)
+        })
+        .collect();
+    let first = errors.iter().map(|(line, _)| *line).min()?;
+    let names = errors
+        .into_iter()
+        .filter(|(line, _)| *line == first)
+        .map(|(_, name)| name)
+        .collect();
+    Some((first, names))
+}
+
+/// Runs the script under bash and returns where it stopped with
+/// "unbound variable", or `None` when it ran to the end.
+fn bash_first_error(script: &str, dir: &std::path::Path, index: usize) -> Option<(usize, String)> {
+    let path = dir.join(format!("script-{index}.sh"));
+    std::fs::write(&path, script).expect("write script");
+    let output = Command::new("bash")
+        .arg(&path)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("EXT", "7")
+        .output()
+        .expect("bash runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().find(|l| l.contains("unbound variable"));
+    match line {
+        None => {
+            assert!(
+                output.status.success(),
+                "bash failed without an unbound variable:\n{script}\n{stderr}"
+            );
+            None
+        }
+        Some(line) => {
+            // "<path>: line N: NAME: unbound variable"
+            let mut parts = line.split(": ");
+            let _path = parts.next();
+            let number = parts.next()?.trim_start_matches("line ").parse().ok()?;
+            let name = parts.next()?.to_string();
+            Some((number, name))
+        }
+    }
+}
+
+#[test]
+fn errors_match_bash_on_generated_scripts() {
+    if Command::new("bash").arg("-c").arg(":").output().is_err() {
+        eprintln!("skipped: bash is not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("greenlight-differential-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut rng = Lcg(0x5eed);
+    let mut with_error = 0;
+    for index in 0..SCRIPTS {
+        let count = 3 + rng.next(10);
+        let mut script = String::new();
+        if rng.next(4) != 0 {
+            script.push_str("set -u\n");
+        }
+        for _ in 0..count {
+            script.push_str(&statement(&mut rng));
+            script.push('\n');
+        }
+        let ours = greenlight_first_error(&script);
+        let theirs = bash_first_error(&script, &dir, index);
+        match (&ours, &theirs) {
+            (None, None) => {}
+            (Some((line, names)), Some((bash_line, bash_name))) => {
+                with_error += 1;
+                assert_eq!(line, bash_line, "first error line differs:\n{script}");
+                assert!(
+                    names.contains(bash_name),
+                    "bash stopped on {bash_name}, greenlight reported {names:?}:\n{script}"
+                );
+            }
+            _ => panic!("greenlight {ours:?}, bash {theirs:?}:\n{script}"),
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    // The generator must exercise both outcomes.
+    assert!(
+        with_error > SCRIPTS / 10,
+        "only {with_error} scripts failed"
+    );
+    assert!(with_error < SCRIPTS * 9 / 10, "{with_error} scripts failed");
+}
