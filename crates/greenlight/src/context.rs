@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use greenlight_core::config::{Config, Environment};
-use greenlight_core::guard::{
-    EnvironmentIdentifiers, GuardPolicy, Observed, check, select_environment, validate_policy,
-};
+use greenlight_core::guard::{GuardPolicy, Observed, check, select_environment, validate_policy};
 
 /// An error in the user's input: exit code 2, and nothing was changed.
 #[derive(Debug)]
@@ -82,25 +80,7 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Loaded> {
 
 /// Converts the configuration into the guard's view of it.
 pub fn guard_policy(config: &Config) -> GuardPolicy {
-    let environments = config
-        .environments
-        .iter()
-        .map(|(name, env)| EnvironmentIdentifiers {
-            name: name.clone(),
-            clusters: vec![env.cluster.clone()],
-            services: vec![env.service.clone()],
-            hosts: env.hosts.clone(),
-            secret_names: env.secrets.values().cloned().collect(),
-            secret_prefixes: env.secret_prefixes.clone(),
-            other: env.identifiers.clone(),
-            account_id: env.account_id.clone(),
-            region: Some(config.region_of(env).to_string()),
-        })
-        .collect();
-    GuardPolicy {
-        environments,
-        shared: config.shared.clone(),
-    }
+    GuardPolicy::from_config(config)
 }
 
 /// Selects the environment from `--env` and `DEPLOY_ENV`.

@@ -172,28 +172,84 @@ struct Found<'e, 'p> {
 /// An unknown `target` yields [`Violation::UnknownTarget`], never an empty
 /// list, so that a typo cannot pass the guard.
 pub fn check(policy: &GuardPolicy, target: &str, observed: &[Observed]) -> Vec<Violation> {
-    let Some(target_env) = policy.environment(target) else {
-        return vec![unknown_target(policy, target)];
+    let matcher = match GuardMatcher::new(policy, target) {
+        Ok(matcher) => matcher,
+        Err(violation) => return vec![violation],
     };
-
-    let allowed = allowed_entries(policy, target_env.entries());
-    let foreign = foreign_entries(policy, target, &allowed);
 
     let mut violations = Vec::new();
     for item in observed {
-        let references = check_value(&item.value, &allowed, &foreign);
-        for (entry, claim) in references {
+        for found in matcher.find(&item.value) {
             violations.push(Violation::ForeignReference(ForeignReference {
                 location: item.location.clone(),
-                matched: item.value[claim].to_string(),
-                identifier: entry.identifier.clone(),
-                kind: entry.kind,
-                environment: entry.environment.to_string(),
+                matched: item.value[found.span].to_string(),
+                identifier: found.identifier,
+                kind: found.kind,
+                environment: found.environment,
                 target: target.to_string(),
             }));
         }
     }
     violations
+}
+
+/// Another environment's identifier found in one value, with its place in
+/// that value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignMatch {
+    /// Byte range in the value of the name that the identifier belongs to,
+    /// the same text that [`ForeignReference::matched`] quotes.
+    pub span: Range<usize>,
+    /// The configured identifier that matched.
+    pub identifier: String,
+    pub kind: IdentifierKind,
+    /// The environment that owns the identifier.
+    pub environment: String,
+}
+
+/// The identifiers that a run for one target environment may and must not
+/// use, prepared once for searching many values.
+///
+/// [`check`] is built on it. Callers that need positions inside a value,
+/// such as a linter pointing at a column, use [`GuardMatcher::find`]
+/// directly.
+pub struct GuardMatcher<'p> {
+    allowed: Vec<Entry<'p>>,
+    foreign: Vec<Entry<'p>>,
+}
+
+impl<'p> GuardMatcher<'p> {
+    /// Prepares the matcher for `target`.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Violation::UnknownTarget`] when `target` is not configured.
+    #[expect(
+        clippy::result_large_err,
+        reason = "built once per run, so the size of the error does not matter"
+    )]
+    pub fn new(policy: &'p GuardPolicy, target: &str) -> Result<Self, Violation> {
+        let Some(target_env) = policy.environment(target) else {
+            return Err(unknown_target(policy, target));
+        };
+        let allowed = allowed_entries(policy, target_env.entries());
+        let foreign = foreign_entries(policy, target, &allowed);
+        Ok(GuardMatcher { allowed, foreign })
+    }
+
+    /// Returns each distinct foreign reference in `value`, in the order the
+    /// identifiers are declared, with the same exemptions as [`check`].
+    pub fn find(&self, value: &str) -> Vec<ForeignMatch> {
+        check_value(value, &self.allowed, &self.foreign)
+            .into_iter()
+            .map(|(entry, span)| ForeignMatch {
+                span,
+                identifier: entry.identifier.clone(),
+                kind: entry.kind,
+                environment: entry.environment.to_string(),
+            })
+            .collect()
+    }
 }
 
 /// Returns the identifiers of every environment other than `target`,

@@ -1,14 +1,16 @@
 //! Environment guard: a deploy aimed at one environment must not use or
 //! send another environment's identifiers.
 //!
-//! The configuration is converted into a [`GuardPolicy`]: per environment
-//! its clusters, services, hosts, secret names and prefixes, other
-//! identifiers, and optionally its account id and region, plus the values
-//! that several environments share on purpose. [`validate_policy`] checks
+//! [`GuardPolicy::from_config`] converts the configuration into a
+//! [`GuardPolicy`]: per environment its clusters, services, hosts, secret
+//! names and prefixes, other identifiers, and optionally its account id and
+//! region, plus the values that several environments share on purpose. [`validate_policy`] checks
 //! the policy once, [`select_environment`] picks the target from `--env`
 //! and `DEPLOY_ENV`, and [`check`] and [`check_account`] return what a run
-//! for that target must not do. [`collect_json_strings`] turns a task
-//! definition into checkable values with their JSON paths.
+//! for that target must not do. [`GuardMatcher`] is the search behind
+//! [`check`], for callers that need each match's byte range in its value.
+//! [`collect_json_strings`] turns a task definition into checkable values
+//! with their JSON paths.
 //!
 //! # Matching
 //!
@@ -86,7 +88,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use check::{ForeignReference, Observed, Violation, check, check_account};
+pub use check::{
+    ForeignMatch, ForeignReference, GuardMatcher, Observed, Violation, check, check_account,
+};
 pub use json::{KEY_SUFFIX, collect_json_strings};
 pub use policy::{EnvironmentIdentifiers, GuardPolicy, Owner, PolicyError, validate_policy};
 pub use select::{ENV_FLAG, ENV_VAR, SelectionError, SelectionSource, select_environment};

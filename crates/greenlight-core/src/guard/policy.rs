@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::check::{ForeignReference, cross_references};
 use super::{IdentifierKind, ecs_resource_name};
+use crate::config::Config;
 
 /// The identifiers that belong to one environment.
 ///
@@ -58,6 +59,32 @@ impl GuardPolicy {
             .iter()
             .map(|env| env.name.clone())
             .collect()
+    }
+
+    /// Builds the policy from a configuration: each environment's cluster,
+    /// service, hosts, secret names and prefixes, other identifiers,
+    /// account id and region (its own, else the top-level one), and the
+    /// top-level `shared` values.
+    pub fn from_config(config: &Config) -> GuardPolicy {
+        let environments = config
+            .environments
+            .iter()
+            .map(|(name, env)| EnvironmentIdentifiers {
+                name: name.clone(),
+                clusters: vec![env.cluster.clone()],
+                services: vec![env.service.clone()],
+                hosts: env.hosts.clone(),
+                secret_names: env.secrets.values().cloned().collect(),
+                secret_prefixes: env.secret_prefixes.clone(),
+                other: env.identifiers.clone(),
+                account_id: env.account_id.clone(),
+                region: Some(config.region_of(env).to_string()),
+            })
+            .collect();
+        GuardPolicy {
+            environments,
+            shared: config.shared.clone(),
+        }
     }
 }
 
