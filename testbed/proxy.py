@@ -4,7 +4,7 @@ Every AWS request is recorded as `service:Operation`, checked against the
 injected faults and then forwarded to moto with its body and headers
 unchanged (only Host, Content-Length and hop-by-hop headers are rewritten;
 moto does not check SigV4 signatures). ECS operations that moto 5.2.1 gets
-wrong are patched or answered from the scheduler model. Paths under
+wrong are patched with, or served from, the scheduler model. Paths under
 `/_testbed/` are the control API (plain JSON, no signing).
 """
 
@@ -113,8 +113,10 @@ def parse_fault(spec: object) -> Fault:
     delay = spec.get("delay_seconds", DEFAULT_SLOW_SECONDS)
     if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
         raise FaultError(f"delay_seconds must be a non-negative number, got {delay!r}")
-    status = spec.get("status", 500 if kind == "5xx" else 400 if kind == "throttle" else 200)
-    if kind == "5xx" and status not in (500, 502, 503, 504):
+    status = spec.get("status", 500)
+    if kind != "5xx":
+        status = 400 if kind == "throttle" else 200
+    elif status not in (500, 502, 503, 504):
         raise FaultError(f"status of a 5xx fault must be 500, 502, 503 or 504, got {status!r}")
     return Fault(operation, kind, times, float(delay), int(status))
 
@@ -389,7 +391,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     # ----- faults -----------------------------------------------------------
 
     def send_fault(self, operation: Operation, fault: Fault) -> Optional[int]:
-        """Answer with the injected fault instead of forwarding; return the HTTP status sent."""
+        """Send the injected fault in place of moto's response and return the HTTP status sent (None for a drop)."""
         if fault.kind == "throttle":
             code = "Throttling" if operation.protocol == "query" else "ThrottlingException"
             return self.send_json_error(operation, 400, code, "Rate exceeded")
@@ -413,7 +415,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
         else:
             payload = '{"' + operation.name[0].lower() + operation.name[1:] + '": {"arn": "arn:aws:'
             content_type = self.headers.get("Content-Type") or "application/x-amz-json-1.1"
-            self.send_raw(200, [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))], payload.encode())
+            headers = [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))]
+            self.send_raw(200, headers, payload.encode())
         return 200
 
     # ----- ECS scheduler ----------------------------------------------------

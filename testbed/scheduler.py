@@ -3,7 +3,7 @@
 moto stores clusters, services and task definitions but never starts tasks,
 leaves the PRIMARY deployment on the old revision after UpdateService and never
 completes a rollout. This model does that work. The proxy patches moto's
-service responses with it and answers ListTasks and DescribeTasks from it.
+service responses with it and serves ListTasks and DescribeTasks from it.
 
 Time is simulated against the wall clock: every public method first calls
 `advance()`, which applies every transition that is due, so results do not
@@ -599,7 +599,12 @@ class Scheduler:
         )
 
     def _start_deployment(
-        self, service: Service, task_definition_arn: str, desired_count: int, now: float, rollback_of: Optional[str] = None
+        self,
+        service: Service,
+        task_definition_arn: str,
+        desired_count: int,
+        now: float,
+        rollback_of: Optional[str] = None,
     ) -> Deployment:
         behaviour = self.behaviour
         outcome = "complete" if rollback_of else behaviour.rollout
@@ -617,16 +622,17 @@ class Scheduler:
             is_rollback=rollback_of is not None,
         )
         deployment.rollout_state_reason = f"ECS deployment {deployment.id} in progress."
+        scaling_reason = f"Scaling activity initiated by (deployment {deployment.id})"
         for previous in service.deployments:
             if previous.status == "PRIMARY":
                 previous.status = "ACTIVE"
                 previous.updated_at = now
-            # A superseded deployment launches nothing more.
+            # A superseded deployment launches nothing more, so its PENDING tasks stop.
             for task in service.tasks:
-                if task.deployment_id == previous.id and task.desired_status == "RUNNING" and task.last_status == "PENDING":
-                    self._stop_task(
-                        task, now, f"Scaling activity initiated by (deployment {deployment.id})", "ServiceSchedulerInitiated"
-                    )
+                if task.deployment_id != previous.id or task.desired_status != "RUNNING":
+                    continue
+                if task.last_status == "PENDING":
+                    self._stop_task(task, now, scaling_reason, "ServiceSchedulerInitiated")
         service.deployments.insert(0, deployment)
         self._launch_tasks(service, deployment, desired_count, now)
         LOG.info(
@@ -658,11 +664,12 @@ class Scheduler:
         plan = deployment.plan
         task_id = uuid.uuid4().hex
         task_arn = f"arn:aws:ecs:{self.region}:{self.account_id}:task/{service.cluster_name}/{task_id}"
+        container_prefix = f"arn:aws:ecs:{self.region}:{self.account_id}:container/{service.cluster_name}/{task_id}"
         containers = []
         for definition in task_definition.get("containerDefinitions", []):
             containers.append(
                 Container(
-                    arn=f"arn:aws:ecs:{self.region}:{self.account_id}:container/{service.cluster_name}/{task_id}/{uuid.uuid4()}",
+                    arn=f"{container_prefix}/{uuid.uuid4()}",
                     task_arn=task_arn,
                     name=definition["name"],
                     image=definition.get("image", ""),
@@ -776,7 +783,9 @@ class Scheduler:
         deployment.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
         deployment.updated_at = at
         self._add_event(
-            service, at, f"(service {service.name}) (deployment {deployment.id}) deployment failed: tasks failed to start."
+            service,
+            at,
+            f"(service {service.name}) (deployment {deployment.id}) deployment failed: tasks failed to start.",
         )
         LOG.info("service %s: deployment %s failed", service.name, deployment.id)
         if deployment.is_rollback or service.stable_task_definition is None:
@@ -824,7 +833,8 @@ class Scheduler:
             if deployment.id == deployment_id:
                 return deployment
         # A removed deployment no longer counts failures, so return a throwaway.
-        return Deployment(deployment_id, "INACTIVE", "", 0, 0.0, 0.0, "FAILED", "", DeploymentPlan("complete", "HEALTHY", 0, 0))
+        plan = DeploymentPlan("complete", "HEALTHY", 0, 0)
+        return Deployment(deployment_id, "INACTIVE", "", 0, 0.0, 0.0, "FAILED", "", plan)
 
     def _add_event(self, service: Service, at: float, message: str) -> None:
         service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": at, "message": message})

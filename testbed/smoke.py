@@ -1,8 +1,8 @@
 """Smoke endpoint that behaves like the example app, plus the test CA behind its HTTPS listener.
 
 The app reads its smoke key once, at task start (see `AppKeyResolver`), and
-compares it with the request's key header. Which task answers is decided by
-the scheduler model, round-robin over the service's RUNNING tasks.
+compares it with the request's key header. The scheduler model picks the
+task that serves each request, round-robin over the service's RUNNING tasks.
 """
 
 from __future__ import annotations

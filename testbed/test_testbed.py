@@ -68,7 +68,14 @@ class Testbed:
     def __init__(self, *extra_args: str) -> None:
         self.state_dir = tempfile.mkdtemp(prefix="greenlight-testbed-")
         self.process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "testbed.py"), "--state-dir", self.state_dir, "--exit-on-stdin-eof", *extra_args],
+            [
+                sys.executable,
+                os.path.join(HERE, "testbed.py"),
+                "--state-dir",
+                self.state_dir,
+                "--exit-on-stdin-eof",
+                *extra_args,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -225,7 +232,8 @@ class TestbedCase(unittest.TestCase):
 class SeedingTest(TestbedCase):
     def test_ready_file_fields(self) -> None:
         info = self.testbed.info
-        for key in ("aws_endpoint", "moto_endpoint", "control", "ca_file", "smoke_https_port", "smoke_http_port", "pid"):
+        keys = ("aws_endpoint", "moto_endpoint", "control", "ca_file", "smoke_https_port", "smoke_http_port", "pid")
+        for key in keys:
             self.assertIn(key, info)
         self.assertTrue(info["aws_endpoint"].startswith("http://127.0.0.1:"))
         self.assertTrue(info["moto_endpoint"].startswith("http://127.0.0.1:"))
@@ -366,7 +374,8 @@ class CallLogAndFaultTest(TestbedCase):
         self.assertEqual([e["operation"] for e in entries], ["ecs:ListClusters"])
 
     def test_throttle_fires_given_times(self) -> None:
-        status, _ = self.testbed.control("POST", "faults", [{"operation": "ecs:DescribeServices", "fault": "throttle", "times": 2}])
+        fault = {"operation": "ecs:DescribeServices", "fault": "throttle", "times": 2}
+        status, _ = self.testbed.control("POST", "faults", [fault])
         self.assertEqual(status, 200)
         for _ in range(2):
             with self.assertRaises(botocore.exceptions.ClientError) as raised:
@@ -411,7 +420,8 @@ class CallLogAndFaultTest(TestbedCase):
         self.testbed.control("POST", "faults", [{"operation": "ecs:ListClusters", "fault": "drop"}])
         with self.assertRaises(botocore.exceptions.ConnectionClosedError):
             self.testbed.ecs.list_clusters()
-        self.assertIn(f"arn:aws:ecs:eu-central-1:123456789012:cluster/{CLUSTER}", self.testbed.ecs.list_clusters()["clusterArns"])
+        cluster_arn = f"arn:aws:ecs:eu-central-1:123456789012:cluster/{CLUSTER}"
+        self.assertIn(cluster_arn, self.testbed.ecs.list_clusters()["clusterArns"])
 
     def test_malformed_body_is_invalid_json(self) -> None:
         # botocore tolerates invalid JSON bodies, so read the raw response.
@@ -424,7 +434,8 @@ class CallLogAndFaultTest(TestbedCase):
         self.assertIn("clusterArns", json.loads(payload))
 
     def test_slow_forwards_after_delay(self) -> None:
-        self.testbed.control("POST", "faults", [{"operation": "sts:GetCallerIdentity", "fault": "slow", "delay_seconds": 0.6}])
+        fault = {"operation": "sts:GetCallerIdentity", "fault": "slow", "delay_seconds": 0.6}
+        self.testbed.control("POST", "faults", [fault])
         started = time.monotonic()
         self.assertEqual(self.testbed.sts.get_caller_identity()["Account"], "123456789012")
         self.assertGreaterEqual(time.monotonic() - started, 0.6)
@@ -457,7 +468,9 @@ class RolloutTest(TestbedCase):
 
     def setUp(self) -> None:
         self.testbed.control(
-            "POST", "behaviour", {"rollout": "complete", "runner_health": "HEALTHY", "task_start_seconds": 0.2, "rollout_seconds": 0.6}
+            "POST",
+            "behaviour",
+            {"rollout": "complete", "runner_health": "HEALTHY", "task_start_seconds": 0.2, "rollout_seconds": 0.6},
         )
         self.testbed.wait_for_completed(STAGING)
 
@@ -610,7 +623,11 @@ class SmokeTest(TestbedCase):
         )["service"]["deployments"][0]["id"]
 
         # While the rollout runs, the old and the new task both answer.
-        wait_until(lambda: any(t["startedBy"] == deployment and t["lastStatus"] == "RUNNING" for t in self.testbed.tasks(STAGING)))
+        def new_task_running() -> bool:
+            tasks = self.testbed.tasks(STAGING)
+            return any(t["startedBy"] == deployment and t["lastStatus"] == "RUNNING" for t in tasks)
+
+        wait_until(new_task_running)
         statuses = {self.testbed.smoke(STAGE_HOST, key)[0] for _ in range(2)}
         self.assertEqual(statuses, {200, 401})
 
@@ -698,6 +715,21 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(testbed.process.wait(timeout=15), 0)
         self.assertFalse(os.path.exists(ready_file))
         wait_until(lambda: not os.path.exists(f"/proc/{moto_pid}") or _is_zombie(moto_pid), timeout=5)
+        testbed.stop()
+
+
+    def test_killed_testbed_takes_moto_along(self) -> None:
+        testbed = Testbed()
+        moto_pid = testbed.info["moto_pid"]
+        testbed.process.kill()
+        testbed.process.wait(timeout=5)
+        wait_until(lambda: not os.path.exists(f"/proc/{moto_pid}") or _is_zombie(moto_pid), timeout=5)
+        testbed.stop()
+
+    def test_sigterm_exits_cleanly(self) -> None:
+        testbed = Testbed()
+        testbed.process.terminate()
+        self.assertEqual(testbed.process.wait(timeout=15), 0)
         testbed.stop()
 
 

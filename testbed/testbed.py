@@ -49,24 +49,57 @@ PR_SET_PDEATHSIG = 1
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Local AWS testbed for greenlight (moto + ECS scheduler proxy + smoke endpoint).")
-    parser.add_argument("--state-dir", required=True, help="directory for testbed.json, ca.pem and logs (created if missing)")
-    parser.add_argument("--scenario", choices=SCENARIOS, default="rotated", help="seeded staging state (default: rotated)")
-    parser.add_argument("--task-start-seconds", type=float, default=0.5, help="seconds from deployment start until its tasks run (default: 0.5)")
-    parser.add_argument("--rollout-seconds", type=float, default=1.0, help="seconds from task start until the rollout completes or fails (default: 1.0)")
-    parser.add_argument("--runner-health", choices=RUNNER_HEALTH_VALUES, default="HEALTHY", help="health of the runner container in new tasks; NONE keeps it PENDING (default: HEALTHY)")
-    parser.add_argument("--rollout", choices=ROLLOUT_VALUES, default="complete", help="outcome of new deployments (default: complete)")
-    parser.add_argument("--smoke-omit-header", action="append", default=[], metavar="NAME", help="leave this response header out of smoke answers (repeatable)")
-    parser.add_argument("--smoke-host", action="append", default=[], metavar="HOST=SERVICE", help="map a smoke Host name to an ECS service (repeatable; replaces the two defaults)")
-    parser.add_argument("--smoke-container", default="control-center", help="container whose smoke key the app reads (default: control-center)")
-    parser.add_argument("--smoke-key-variable", default="AFU9_SMOKE_KEY", help="variable name of the smoke key (default: AFU9_SMOKE_KEY)")
-    parser.add_argument("--smoke-key-header", default="x-afu9-smoke-key", help="request header carrying the smoke key")
-    parser.add_argument("--smoke-match-header", default="x-afu9-smoke-key-match", help="response header telling whether the key matched")
-    parser.add_argument("--smoke-auth-header", default="x-afu9-smoke-auth-used", help="response header telling that smoke auth was used")
-    parser.add_argument("--runner-container", default="mcp-runner", help="container that --runner-health applies to (default: mcp-runner)")
-    parser.add_argument("--moto-server", default=None, help="moto_server executable (default: the one beside this Python, else on PATH)")
-    parser.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin reaches EOF (for a parent holding a pipe)")
-    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process exits")
+    parser = argparse.ArgumentParser(
+        description="Local AWS testbed for greenlight: moto_server, an ECS scheduler proxy and a smoke endpoint.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--state-dir", required=True, metavar="DIR", help="directory for testbed.json, ca.pem and logs")
+    add("--scenario", choices=SCENARIOS, default="rotated", help="seeded staging state")
+    add(
+        "--task-start-seconds",
+        type=float,
+        metavar="SECONDS",
+        default=0.5,
+        help="seconds from a deployment's start until its tasks run",
+    )
+    add(
+        "--rollout-seconds",
+        type=float,
+        metavar="SECONDS",
+        default=1.0,
+        help="seconds from task start until the rollout completes or fails",
+    )
+    add(
+        "--runner-health",
+        choices=RUNNER_HEALTH_VALUES,
+        default="HEALTHY",
+        help="health of the runner container in new tasks; NONE keeps it PENDING",
+    )
+    add("--rollout", choices=ROLLOUT_VALUES, default="complete", help="outcome of new deployments")
+    add(
+        "--smoke-omit-header",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave this header out of smoke responses (repeatable)",
+    )
+    add(
+        "--smoke-host",
+        action="append",
+        default=[],
+        metavar="HOST=SERVICE",
+        help="map a smoke Host name to an ECS service (repeatable; replaces the two defaults)",
+    )
+    add("--smoke-container", metavar="NAME", default="control-center", help="container that reads the smoke key")
+    add("--smoke-key-variable", metavar="NAME", default="AFU9_SMOKE_KEY", help="variable name of the smoke key")
+    add("--smoke-key-header", metavar="HEADER", default="x-afu9-smoke-key", help="request header with the smoke key")
+    add("--smoke-match-header", metavar="HEADER", default="x-afu9-smoke-key-match", help="response header: key matched")
+    add("--smoke-auth-header", metavar="HEADER", default="x-afu9-smoke-auth-used", help="response header: auth used")
+    add("--runner-container", metavar="NAME", default="mcp-runner", help="container that --runner-health applies to")
+    add("--moto-server", metavar="PATH", help="moto_server executable (default: beside this Python, else on PATH)")
+    add("--exit-on-stdin-eof", action="store_true", help="stop when stdin reaches EOF (for a parent that holds a pipe)")
+    add("--exit-with-parent", action="store_true", help="stop when the parent process exits")
     args = parser.parse_args(argv)
     for value in ("task_start_seconds", "rollout_seconds"):
         if getattr(args, value) < 0:
@@ -162,7 +195,7 @@ class MotoServer:
         )
 
     def wait_ready(self) -> None:
-        """Block until moto answers; raise RuntimeError after MOTO_START_ATTEMPTS failed launches."""
+        """Block until moto responds, and raise RuntimeError after MOTO_START_ATTEMPTS failed launches."""
         last_error = "not started"
         for attempt in range(1, MOTO_START_ATTEMPTS + 1):
             if self.process is None:
@@ -255,10 +288,12 @@ def serve_in_thread(server, name: str) -> threading.Thread:
 
 
 def watch_stdin(stop: threading.Event) -> None:
+    # os.read on the descriptor, not sys.stdin: a daemon thread blocked inside
+    # the buffered reader holds its lock and makes interpreter shutdown abort.
     try:
-        while sys.stdin.buffer.read(4096):
+        while os.read(0, 4096):
             pass
-    except (OSError, ValueError):
+    except OSError:
         pass
     LOG.info("stdin reached EOF, stopping")
     stop.set()
