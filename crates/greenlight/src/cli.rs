@@ -194,6 +194,10 @@ pub struct GuardArgs {
     /// Image tag of this build [default: the tag the service runs now]
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
+
+    /// Format of the list of checked values on stdout
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
