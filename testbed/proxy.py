@@ -43,6 +43,8 @@ HOP_BY_HOP_HEADERS = {
     "transfer-encoding",
     "upgrade",
 }
+# Response headers that send_response() sets itself, and moto's stray "status" header.
+MOTO_ONLY_HEADERS = {"content-length", "server", "date", "status"}
 REDACTED_PARAMETERS = {"SecretString", "SecretBinary"}
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 FAULT_KINDS = ("throttle", "5xx", "slow", "drop", "malformed")
@@ -234,7 +236,7 @@ class AwsProxy(ThreadingHTTPServer):
         scheduler: Scheduler,
         behaviour: Behaviour,
         describe_service: Callable[[str, str], Optional[dict]],
-        describe_task_definition: Callable[[str], dict],
+        find_task_definition: Callable[[str], Optional[dict]],
         default_cluster: str,
     ) -> None:
         super().__init__(address, ProxyHandler)
@@ -243,7 +245,7 @@ class AwsProxy(ThreadingHTTPServer):
         self.scheduler = scheduler
         self.behaviour = behaviour
         self.describe_service = describe_service
-        self.describe_task_definition = describe_task_definition
+        self.find_task_definition = find_task_definition
         self.calls = CallLog()
         self.faults = FaultBook()
 
@@ -297,7 +299,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             if operation.service == "ecs" and operation.region in ("", self.server.scheduler.region):
                 status = self.handle_ecs(operation, body)
             else:
-                status = self.forward_and_send(body)
+                status = self.forward_and_send(body, operation)
         except (ConnectionError, TimeoutError) as error:
             LOG.info("%s: client went away: %s", operation.qualified_name, error)
             status = None
@@ -340,19 +342,22 @@ class ProxyHandler(BaseHTTPRequestHandler):
             kept = [
                 (name, value)
                 for name, value in response.getheaders()
-                if name.lower() not in HOP_BY_HOP_HEADERS | {"content-length", "server", "date"}
+                if name.lower() not in HOP_BY_HOP_HEADERS | MOTO_ONLY_HEADERS
             ]
             return response.status, kept, payload
         finally:
             connection.close()
 
-    def forward_and_send(self, body: bytes) -> int:
+    def forward_and_send(self, body: bytes, operation: Optional[Operation] = None) -> int:
         try:
             status, headers, payload = self.forward(body)
         except OSError as error:
             LOG.error("forwarding %s %s to moto failed: %s", self.command, self.path, error)
             self.send_raw(502, [("Content-Type", "text/plain")], f"moto_server unreachable: {error}".encode())
             return 502
+        # moto 5.2.1 returns HTTP 404 for a missing secret, where AWS returns 400.
+        if operation is not None and operation.service == "secretsmanager" and status == 404:
+            status = 400
         self.send_raw(status, headers, payload)
         return status
 
@@ -455,6 +460,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         return status
 
     def update_service(self, operation: Operation, body: bytes, cluster: str) -> Optional[int]:
+        """Forward UpdateService to moto, then start the deployment in the scheduler model."""
         params = operation.params
         scheduler = self.server.scheduler
         service_name = name_from_arn(params.get("service") or "")
@@ -462,17 +468,23 @@ class ProxyHandler(BaseHTTPRequestHandler):
             described = self.server.describe_service(cluster, service_name)
             if described is not None:
                 scheduler.adopt_service(described)
+
+        # moto stores the requested value as given (a family name, say), so
+        # resolve it to the revision ARN that ECS would deploy.
         task_definition_arn = None
         requested = params.get("taskDefinition")
         if requested:
-            try:
-                task_definition_arn = self.server.describe_task_definition(requested)["taskDefinitionArn"]
-            except Exception:  # moto raises ClientException for an unknown revision.
+            found = self.server.find_task_definition(requested)
+            if found is None:
+                LOG.info("UpdateService of %s rejected: task definition %s not found", service_name, requested)
                 return self.send_json_error(operation, 400, "ClientException", "TaskDefinition not found.")
+            task_definition_arn = found["taskDefinitionArn"]
+
         status, headers, payload = self.forward(body)
         if status != 200 or not scheduler.knows(cluster, service_name):
             self.send_raw(status, headers, payload)
             return status
+
         desired = params.get("desiredCount")
         scheduler.update_service(
             cluster,

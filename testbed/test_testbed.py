@@ -250,6 +250,12 @@ class SeedingTest(TestbedCase):
             self.testbed.secretsmanager.get_secret_value(SecretId=deleted)
         self.assertEqual(raised.exception.response["Error"]["Code"], "ResourceNotFoundException")
 
+    def test_missing_secret_is_400(self) -> None:
+        with self.assertRaises(botocore.exceptions.ClientError) as raised:
+            self.testbed.secretsmanager.describe_secret(SecretId="afu9/stage/no-such-secret")
+        self.assertEqual(raised.exception.response["Error"]["Code"], "ResourceNotFoundException")
+        self.assertEqual(raised.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+
     def test_other_secrets_exist(self) -> None:
         for name in ("afu9/prod/smoke-key", "afu9/stage/github-app", "afu9/prod/github-app", "afu9/prod/database"):
             self.assertTrue(self.testbed.secret_value(name))
@@ -520,6 +526,13 @@ class RolloutTest(TestbedCase):
         response = self.testbed.ecs.update_service(cluster=CLUSTER, service=STAGING, taskDefinition=STAGING)
         self.assertEqual(response["service"]["taskDefinition"], revision)
         self.testbed.wait_for_completed(STAGING)
+
+    def test_unknown_revision_is_rejected(self) -> None:
+        current = self.testbed.service(STAGING)["taskDefinition"]
+        with self.assertRaises(botocore.exceptions.ClientError) as raised:
+            self.testbed.ecs.update_service(cluster=CLUSTER, service=STAGING, taskDefinition=f"{STAGING}:999")
+        self.assertEqual(raised.exception.response["Error"]["Code"], "ClientException")
+        self.assertEqual(self.testbed.service(STAGING)["taskDefinition"], current)
 
     def test_rollback_returns_to_previous_revision(self) -> None:
         stable = self.testbed.service(STAGING)["taskDefinition"]

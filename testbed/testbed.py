@@ -262,6 +262,16 @@ class MotoClients:
             self.task_definitions[described["taskDefinitionArn"]] = described
         return described
 
+    def find_task_definition(self, identifier: str) -> Optional[dict]:
+        """Return moto's task definition, or None when moto reports it as not found."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.describe_task_definition(identifier)
+        except ClientError as error:
+            LOG.info("task definition %s not found: %s", identifier, error.response["Error"]["Code"])
+            return None
+
     def describe_service(self, cluster: str, service: str) -> Optional[dict]:
         response = self.ecs.describe_services(cluster=cluster, services=[service])
         for described in response.get("services", []):
@@ -388,7 +398,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             scheduler,
             behaviour,
             clients.describe_service,
-            clients.describe_task_definition,
+            clients.find_task_definition,
             seeded.cluster,
         )
         smoke_https = SmokeServer((LOOPBACK, 0), scheduler, behaviour, smoke_config, tls)
