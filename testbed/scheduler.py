@@ -337,7 +337,10 @@ class Scheduler:
                 return self.services[key]
             task_definition = self.describe_task_definition(described["taskDefinition"])
             service = self._new_service(described)
-            plan = DeploymentPlan("complete", self.behaviour.runner_health, 0.0, 0.0)
+            behaviour = self.behaviour
+            plan = DeploymentPlan(
+                "complete", behaviour.runner_health, behaviour.task_start_seconds, behaviour.rollout_seconds
+            )
             deployment = Deployment(
                 id=new_deployment_id(),
                 status="PRIMARY",
@@ -354,7 +357,8 @@ class Scheduler:
             service.stable_deployment_id = deployment.id
             service.stable_task_definition = deployment.task_definition
             self.services[key] = service
-            self._launch_tasks(service, deployment, service.desired_count, now)
+            # The seeded tasks are already up: running, with settled health.
+            self._launch_tasks(service, deployment, service.desired_count, now, already_started=True)
             self._advance_service(service, now)
             self._add_event(service, now, f"(service {service.name}) has reached a steady state.")
             LOG.info("adopted service %s on %s", service.name, task_definition_label(deployment.task_definition))
@@ -644,22 +648,31 @@ class Scheduler:
         )
         return deployment
 
-    def _launch_tasks(self, service: Service, deployment: Deployment, count: int, now: float) -> None:
+    def _launch_tasks(
+        self, service: Service, deployment: Deployment, count: int, now: float, already_started: bool = False
+    ) -> None:
         if count <= 0:
             return
         task_definition = self.describe_task_definition(deployment.task_definition)
         plan = deployment.plan
-        start_at = now + plan.task_start_seconds
+        start_at = now if already_started else now + plan.task_start_seconds
+        health_at = now if already_started else start_at + plan.rollout_seconds / 2
         launched = []
         for _ in range(count):
-            task = self._new_task(service, deployment, task_definition, now, start_at)
+            task = self._new_task(service, deployment, task_definition, now, start_at, health_at)
             service.tasks.append(task)
             launched.append(task)
         names = " ".join(f"(task {task.task_id})" for task in launched)
         self._add_event(service, now, f"(service {service.name}) has started {len(launched)} tasks: {names}.")
 
     def _new_task(
-        self, service: Service, deployment: Deployment, task_definition: dict, now: float, start_at: float
+        self,
+        service: Service,
+        deployment: Deployment,
+        task_definition: dict,
+        now: float,
+        start_at: float,
+        health_at: float,
     ) -> Task:
         plan = deployment.plan
         task_id = uuid.uuid4().hex
@@ -695,7 +708,7 @@ class Scheduler:
             containers=containers,
             created_at=now,
             start_at=start_at,
-            health_at=start_at + plan.rollout_seconds / 2,
+            health_at=health_at,
             fate=fate,
             runner_health=plan.runner_health,
             runner_container=self.runner_container,
