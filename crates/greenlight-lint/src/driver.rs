@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::discover::{InputKind, discover};
 use crate::finding::{Finding, LintReport, Severity};
 use crate::model::{CompositeAction, Workflow};
+use crate::parallel;
 use crate::rules::{Context, INVALID_INPUT, RULES};
 use crate::source::SourceFile;
 use crate::suppress::{glob_matches, is_suppressed};
@@ -89,7 +90,7 @@ pub fn lint(opts: &LintOptions) -> LintReport {
         }
     }
 
-    for input in &inputs {
+    let results = parallel::map(&inputs, |input| {
         let mut images = opts.images.clone();
         for (name, expectations) in &task_definitions {
             if input.kind == InputKind::Yaml && input.file.text.contains(name.as_str()) {
@@ -100,8 +101,11 @@ pub fn lint(opts: &LintOptions) -> LintReport {
                 }
             }
         }
-        let findings = lint_input(input, opts, &images, &mut report);
+        lint_input(input, opts, &images)
+    });
+    for (input, (findings, input_error)) in inputs.iter().zip(results) {
         report.files_checked += 1;
+        report.input_error |= input_error;
         for finding in findings {
             if opts.ignore_rules.iter().any(|r| r == finding.rule) {
                 continue;
@@ -118,12 +122,14 @@ pub fn lint(opts: &LintOptions) -> LintReport {
     report
 }
 
+/// Runs every rule on one input and returns its findings, and whether the
+/// input could not be parsed.
 fn lint_input(
     input: &Input,
     opts: &LintOptions,
     images: &[ImageExpectation],
-    report: &mut LintReport,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, bool) {
+    let mut input_error = false;
     let cx = Context {
         file: &input.file,
         assume_nounset: opts.assume_nounset,
@@ -141,7 +147,7 @@ fn lint_input(
         }
         InputKind::Json => {
             if let Err(err) = serde_json::from_str::<serde_json::Value>(&input.file.text) {
-                report.input_error = true;
+                input_error = true;
                 let offset = input.file.line_start(err.line()) + err.column().saturating_sub(1);
                 out.push(Finding::at(
                     INVALID_INPUT,
@@ -155,7 +161,7 @@ fn lint_input(
         }
         InputKind::Yaml => match yaml::parse(&input.file.text) {
             Err(err) => {
-                report.input_error = true;
+                input_error = true;
                 out.push(
                     Finding::at(
                         INVALID_INPUT,
@@ -186,7 +192,7 @@ fn lint_input(
             }
         },
     }
-    out
+    (out, input_error)
 }
 
 /// Returns the path as printed: without a leading `./`, with `/`.

@@ -12,6 +12,7 @@ mod discover;
 mod driver;
 mod finding;
 mod model;
+mod parallel;
 mod render;
 mod rules;
 mod run_script;

@@ -58,11 +58,30 @@ pub fn classify_shell(value: &str) -> ShellKind {
     ShellKind::Posix { nounset }
 }
 
+/// Whether a script can read a variable or write `$GITHUB_ENV`: bash
+/// reads variables only through `$`, arithmetic (`((`, `let`) and `-v`
+/// tests. Scripts without any of them are not parsed, which saves most of
+/// the time on workflows of short commands.
+fn may_read_variables(script: &str) -> bool {
+    script.contains('$')
+        || script.contains("((")
+        || script.contains("let ")
+        || script.contains("-v")
+}
+
+/// Whether a script names the `$GITHUB_ENV` file, directly or through
+/// `${{ github.env }}`.
+pub fn writes_env_file(script: &str) -> bool {
+    script.contains("GITHUB_ENV") || script.contains("github.env")
+}
+
 /// A parsed `run:` script of one step.
 pub struct RunScript {
     pub step_index: usize,
     /// The script with `${{ … }}` blanked to dots of the same length.
     pub script: String,
+    /// The script as written; byte offsets equal those of `script`.
+    pub original: String,
     /// Byte offset in the workflow file of each script byte, plus the end.
     pub offsets: Vec<usize>,
     pub tree: Option<Tree>,
@@ -81,12 +100,17 @@ impl RunScript {
         let script = shell::blank_expressions(&run.value);
         let offsets = value_offsets(&file.text, run);
         let tree = match shell {
-            ShellKind::Posix { .. } => shell::parse(parser, &script),
-            ShellKind::Other => None,
+            ShellKind::Posix { .. }
+                if may_read_variables(&script) || writes_env_file(&run.value) =>
+            {
+                shell::parse(parser, &script)
+            }
+            _ => None,
         };
         Some(RunScript {
             step_index: step.index,
             script,
+            original: run.value.clone(),
             offsets,
             tree,
             shell,

@@ -3,18 +3,19 @@
 //! `set -u` bash stops the step there; without it the value is silently
 //! empty.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{Context, Rule};
 use crate::finding::{Finding, Severity};
 use crate::model::{CompositeAction, EnvMap, Job, Step, Workflow};
-use crate::run_script::{RunScript, ShellKind, classify_shell, resolve_shell};
+use crate::parallel;
+use crate::run_script::{RunScript, ShellKind, classify_shell, resolve_shell, writes_env_file};
 use crate::shell::analyze::{ScriptContext, UnsetUse, UseKind, analyze, assigned_names};
 use crate::shell::github_env::writes;
 use crate::shell::known_env::{
     action_exports_unknown, exported_by_action, not_predefined_reason, predefined,
 };
-use crate::shell::{self, new_parser};
+use crate::shell::{self, new_parser, with_parser};
 
 pub struct UnboundVariable;
 
@@ -28,23 +29,61 @@ impl Rule for UnboundVariable {
     }
 
     fn check_workflow(&self, cx: &Context, workflow: &Workflow, out: &mut Vec<Finding>) {
-        let Some(mut parser) = new_parser() else {
-            return;
-        };
+        // Parsing dominates the cost, so every run: script of the file is
+        // parsed in parallel, then each job's exports are collected in
+        // step order, then scripts are analyzed in parallel again.
+        let mut pending: Vec<(usize, &Step, ShellKind)> = Vec::new();
+        for (job_index, job) in workflow.jobs.iter().enumerate() {
+            for step in job.steps.iter().filter(|s| s.run.is_some()) {
+                let shell = resolve_shell(
+                    step.shell.as_ref(),
+                    job.default_shell.as_ref(),
+                    workflow.default_shell.as_ref(),
+                    job.runs_on_windows(),
+                );
+                pending.push((job_index, step, shell));
+            }
+        }
+        let parsed = parallel::map(&pending, |(job_index, step, shell)| {
+            with_parser(|parser| RunScript::prepare(cx.file, step, *shell, parser))
+                .flatten()
+                .map(|script| (*job_index, script))
+        });
+        let mut per_job: Vec<Vec<RunScript>> = workflow.jobs.iter().map(|_| Vec::new()).collect();
+        for (job_index, script) in parsed.into_iter().flatten() {
+            per_job[job_index].push(script);
+        }
         let jobs: Vec<JobScripts> = workflow
             .jobs
             .iter()
-            .map(|job| JobScripts::prepare(cx, workflow, job, &mut parser))
+            .zip(per_job)
+            .map(|(job, scripts)| JobScripts::new(job, scripts))
             .collect();
-        for (i, job_scripts) in jobs.iter().enumerate() {
+
+        let mut work: Vec<(usize, usize)> = Vec::new();
+        for (job_index, job_scripts) in jobs.iter().enumerate() {
+            work.extend((0..job_scripts.scripts.len()).map(|i| (job_index, i)));
+        }
+        let findings = parallel::map(&work, |(job_index, script_index)| {
             let others: Vec<&JobScripts> = jobs
                 .iter()
                 .enumerate()
-                .filter(|(j, _)| *j != i)
+                .filter(|(j, _)| j != job_index)
                 .map(|(_, s)| s)
                 .collect();
-            self.check_job_scripts(cx, workflow, &workflow.jobs[i], job_scripts, &others, out);
-        }
+            let mut found = Vec::new();
+            self.check_job_script(
+                cx,
+                workflow,
+                &workflow.jobs[*job_index],
+                &jobs[*job_index],
+                *script_index,
+                &others,
+                &mut found,
+            );
+            found
+        });
+        out.extend(findings.into_iter().flatten());
     }
 
     fn check_action(&self, cx: &Context, action: &CompositeAction, out: &mut Vec<Finding>) {
@@ -94,7 +133,7 @@ impl Rule for UnboundVariable {
                         .with_help(help),
                 );
             }
-            let step_writes = writes(tree, &script.script);
+            let step_writes = writes(tree, &script.original);
             dynamic |= step_writes.dynamic;
             written.extend(step_writes.names);
         }
@@ -156,18 +195,16 @@ struct JobScripts {
     exports: Vec<(usize, Vec<String>)>,
     /// Index of the first step after which any name may be set.
     dynamic_from: Option<usize>,
+    /// The first step that exports each name, for fast lookups.
+    first_export: HashMap<String, usize>,
 }
 
 impl JobScripts {
-    fn prepare(
-        _cx: &Context,
-        workflow: &Workflow,
-        job: &Job,
-        parser: &mut tree_sitter::Parser,
-    ) -> Self {
-        let mut scripts = Vec::new();
+    /// Collects what each step of `job` exports, from its parsed scripts.
+    fn new(job: &Job, scripts: Vec<RunScript>) -> Self {
         let mut exports = Vec::new();
         let mut dynamic_from = None;
+        let mut next_script = scripts.iter().peekable();
         for step in &job.steps {
             if let Some(uses) = &step.uses {
                 let names = exported_by_action(&uses.value);
@@ -179,39 +216,44 @@ impl JobScripts {
                 }
                 continue;
             }
-            let shell = resolve_shell(
-                step.shell.as_ref(),
-                job.default_shell.as_ref(),
-                workflow.default_shell.as_ref(),
-                job.runs_on_windows(),
-            );
-            let Some(script) = RunScript::prepare(_cx.file, step, shell, parser) else {
+            let Some(script) = next_script.next_if(|s| s.step_index == step.index) else {
                 continue;
             };
+            if !writes_env_file(&script.original) {
+                continue;
+            }
             if let Some(tree) = &script.tree {
-                let step_writes = writes(tree, &script.script);
+                // The tree's offsets hold for the original text too, where
+                // `${{ github.env }}` is still readable.
+                let step_writes = writes(tree, &script.original);
                 if step_writes.dynamic && dynamic_from.is_none() {
                     dynamic_from = Some(step.index);
                 }
                 exports.push((step.index, step_writes.names));
-            } else if script.script.contains("GITHUB_ENV") && dynamic_from.is_none() {
+            } else if dynamic_from.is_none() {
                 // A PowerShell or Python step that writes $GITHUB_ENV: its
                 // names are not parsed, so any may be set afterwards.
                 dynamic_from = Some(step.index);
             }
-            scripts.push(script);
+        }
+        let mut first_export: HashMap<String, usize> = HashMap::new();
+        for (index, names) in &exports {
+            for name in names {
+                first_export.entry(name.clone()).or_insert(*index);
+            }
         }
         JobScripts {
             scripts,
             exports,
             dynamic_from,
+            first_export,
         }
     }
 
     fn exported_before(&self, step_index: usize, name: &str) -> bool {
-        self.exports
-            .iter()
-            .any(|(i, names)| *i < step_index && names.iter().any(|n| n == name))
+        self.first_export
+            .get(name)
+            .is_some_and(|first| *first < step_index)
     }
 
     fn exporter_at_or_after(&self, step_index: usize, name: &str) -> Option<usize> {
@@ -223,12 +265,14 @@ impl JobScripts {
 }
 
 impl UnboundVariable {
-    fn check_job_scripts(
+    #[allow(clippy::too_many_arguments)]
+    fn check_job_script(
         &self,
         cx: &Context,
         workflow: &Workflow,
         job: &Job,
         scripts: &JobScripts,
+        script_index: usize,
         other_jobs: &[&JobScripts],
         out: &mut Vec<Finding>,
     ) {
@@ -240,16 +284,21 @@ impl UnboundVariable {
         let bash32 = job.runs_on_macos();
         let env_maps: [&EnvMap; 3] = [&workflow.env, &job.env, &job.container_env];
         let env_dynamic = env_maps.iter().any(|e| e.dynamic);
-        for script in &scripts.scripts {
+        {
+            let script = &scripts.scripts[script_index];
             let (ShellKind::Posix { nounset }, Some(tree)) = (script.shell, &script.tree) else {
-                continue;
+                return;
             };
             let step = &job.steps[script.step_index];
             let dynamic = env_dynamic
                 || step.env.dynamic
                 || scripts.dynamic_from.is_some_and(|d| d < step.index);
-            let assigned_anywhere = assigned_names(tree, &script.script);
-            let assigned = job.has_container.then_some(&assigned_anywhere);
+            // Computed up front only for container jobs; otherwise only when
+            // there is a finding to explain.
+            let container_assigned = job
+                .has_container
+                .then(|| assigned_names(tree, &script.script));
+            let assigned = container_assigned.as_ref();
             let external = |name: &str| {
                 dynamic
                     || predefined(name, hosted).is_some()
@@ -268,7 +317,14 @@ impl UnboundVariable {
                 positionals_unknown: false,
                 bash32,
             };
-            for found in analyze(tree, &script.script, &script_cx) {
+            let uses = analyze(tree, &script.script, &script_cx);
+            if uses.is_empty() {
+                return;
+            }
+            let assigned_anywhere = container_assigned
+                .clone()
+                .unwrap_or_else(|| assigned_names(tree, &script.script));
+            for found in uses {
                 let (start, end) = script.source_range(found.start, found.end);
                 let (message, help) = explain_job_use(
                     &found,

@@ -329,16 +329,15 @@ fn resolve_variables(reference: &str, env: &dyn Fn(&str) -> Option<String>, step
     let mut out = reference.to_string();
     for _ in 0..4 {
         let mut changed = false;
-        if let Some(start) = out.find("${{") {
-            if let Some(end) = out[start..].find("}}").map(|e| start + e + 2) {
-                let inner = out[start + 3..end - 2].trim().to_string();
-                if let Some(name) = inner.strip_prefix("env.")
-                    && let Some(value) = lookup(name)
-                {
-                    out.replace_range(start..end, &value);
-                    changed = true;
-                }
-            }
+        let expression = out
+            .find("${{")
+            .and_then(|start| out[start..].find("}}").map(|e| (start, start + e + 2)));
+        if let Some((start, end)) = expression
+            && let Some(name) = out[start + 3..end - 2].trim().strip_prefix("env.")
+            && let Some(value) = lookup(name)
+        {
+            out.replace_range(start..end, &value);
+            changed = true;
         }
         if let Some((start, end, name)) = find_shell_variable(&out)
             && let Some(value) = lookup(&name)

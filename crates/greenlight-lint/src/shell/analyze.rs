@@ -1109,33 +1109,33 @@ impl<'a, 't> Analyzer<'a, 't> {
                     .unwrap_or("");
                 // `&&` inside `[[ ]]` evaluates its right side only when
                 // the left succeeded.
-                if op == "&&" {
-                    if let (Some(l), Some(r)) = (
+                if op == "&&"
+                    && let (Some(l), Some(r)) = (
                         node.child_by_field_name("left"),
                         node.child_by_field_name("right"),
-                    ) {
-                        self.test_expression(l, st);
-                        let mut inner = st.clone();
-                        for name in self.test_facts(l).0 {
-                            self.define(&name, &mut inner);
-                        }
-                        self.test_expression(r, &mut inner);
-                        return;
+                    )
+                {
+                    self.test_expression(l, st);
+                    let mut inner = st.clone();
+                    for name in self.test_facts(l).0 {
+                        self.define(&name, &mut inner);
                     }
+                    self.test_expression(r, &mut inner);
+                    return;
                 }
-                if op == "||" {
-                    if let (Some(l), Some(r)) = (
+                if op == "||"
+                    && let (Some(l), Some(r)) = (
                         node.child_by_field_name("left"),
                         node.child_by_field_name("right"),
-                    ) {
-                        self.test_expression(l, st);
-                        let mut inner = st.clone();
-                        for name in self.test_facts(l).1 {
-                            self.define(&name, &mut inner);
-                        }
-                        self.test_expression(r, &mut inner);
-                        return;
+                    )
+                {
+                    self.test_expression(l, st);
+                    let mut inner = st.clone();
+                    for name in self.test_facts(l).1 {
+                        self.define(&name, &mut inner);
                     }
+                    self.test_expression(r, &mut inner);
+                    return;
                 }
                 let mut cursor = node.walk();
                 let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();

@@ -22,6 +22,11 @@ pub fn writes(tree: &Tree, src: &str) -> EnvWrites {
 }
 
 fn visit(node: Node, src: &str, out: &mut EnvWrites) {
+    // Only statements that name the file can write to it; skipping the
+    // others keeps this pass cheap.
+    if !mentions_env_file(node, src) {
+        return;
+    }
     match node.kind() {
         "redirected_statement" => {
             let mut cursor = node.walk();
@@ -173,10 +178,10 @@ fn command_output(node: Node, src: &str, out: &mut EnvWrites) {
             }
             if let Some(format) = format {
                 let format_text = static_prefix(*format, src);
-                if format_text.starts_with("%s") {
+                if let Some(after_name) = format_text.strip_prefix("%s") {
                     // `printf '%s=%s\n' NAME value`: the name is an argument.
                     match rest.next().and_then(|a| literal(*a, src)) {
-                        Some(first) => lines(&format!("{first}{}", &format_text[2..]), out),
+                        Some(first) => lines(&format!("{first}{after_name}"), out),
                         None => out.dynamic = true,
                     }
                 } else {
@@ -222,10 +227,9 @@ fn lines(printed: &str, out: &mut EnvWrites) {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
         let rest = &line[name.len()..];
-        if is_name(&name) && (rest.starts_with('=') || rest.starts_with("<<")) {
-            if !out.names.contains(&name) {
-                out.names.push(name);
-            }
+        let is_write = rest.starts_with('=') || rest.starts_with("<<");
+        if is_name(&name) && is_write && !out.names.contains(&name) {
+            out.names.push(name);
         }
     }
 }

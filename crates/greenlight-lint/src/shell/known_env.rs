@@ -212,9 +212,15 @@ pub fn exported_by_action(uses: &str) -> &'static [&'static str] {
     }
 }
 
-/// Whether an action loads arbitrary variables into the environment (for
-/// example from a dotenv file), so later steps may see any name.
+/// Whether an action may set arbitrary variables for later steps, so any
+/// name may be set after it: actions that load a dotenv file or export
+/// slugs, and local actions (`uses: ./path`) of the same repository, whose
+/// code this linter does not read. Other third-party actions are assumed
+/// to export nothing beyond [`exported_by_action`].
 pub fn action_exports_unknown(uses: &str) -> bool {
     let action = uses.split('@').next().unwrap_or("").to_ascii_lowercase();
-    action.contains("dotenv") || action.contains("env-vars") || action.contains("slug")
+    action.starts_with("./")
+        || action.contains("dotenv")
+        || action.contains("env-vars")
+        || action.contains("slug")
 }

@@ -49,6 +49,22 @@ pub fn new_parser() -> Option<Parser> {
     Some(parser)
 }
 
+thread_local! {
+    static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's bash parser, creating it on first use.
+/// Returns `None` when the grammar cannot be loaded.
+pub fn with_parser<R>(f: impl FnOnce(&mut Parser) -> R) -> Option<R> {
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = new_parser();
+        }
+        slot.as_mut().map(f)
+    })
+}
+
 /// Returns the source text of a node.
 pub fn text<'a>(node: Node, src: &'a str) -> &'a str {
     src.get(node.byte_range()).unwrap_or("")
