@@ -577,6 +577,9 @@ async fn verify_live(
         .describe_task_definition(&primary.task_definition)
         .await?;
     let task_definition = registrable(&described).map_err(|e| anyhow!(e.to_string()))?;
+    // Judging another environment's values as this one's would be wrong.
+    let live_values = collect_json_strings(&task_definition, "taskDefinition");
+    enforce_guard(config, env_name, &live_values)?;
 
     let mut checks = Vec::new();
     checks.push(smoke_check(aws, config, env, &resolved, smoke, log).await);
