@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -78,13 +79,20 @@ class AppKeyResolver:
         return None
 
     def read_secret(self, value_from: str) -> Optional[str]:
-        """Fetch a `valueFrom` reference the way ECS does, or return None when it does not resolve.
+        """Fetch the secret value that a `valueFrom` reference names, or return None when ECS could not resolve it.
 
         A full ARN may carry a `:json-key:version-stage:version-id` tail. The
         ARN must name the secret exactly: an ARN whose random suffix belongs to
         a deleted secret does not resolve, even when a secret of the same name
         exists again.
         """
+        if not value_from.startswith("arn:aws:secretsmanager:"):
+            # ECS reads Secrets Manager only by ARN (ECS API reference, Secret.valueFrom).
+            # A bare name or an SSM ARN means a Parameter Store parameter, which the testbed does not model.
+            LOG.info("secret reference %s is not a Secrets Manager ARN, so the app gets no key", value_from)
+            return None
+        # NOTE: a partial ARN without the random suffix resolves here as in GetSecretValue.
+        # ECS documents only full ARNs, so a real task might fail to start instead.
         secret_id, json_key, version_stage, version_id = split_value_from(value_from)
         request = {"SecretId": secret_id}
         if version_stage:
@@ -93,10 +101,10 @@ class AppKeyResolver:
             request["VersionId"] = version_id
         try:
             response = self.get_secret_value(**request)
-        except Exception as error:  # moto raises ResourceNotFoundException and friends.
+        except (BotoCoreError, ClientError) as error:
             LOG.info("secret %s did not resolve: %s", secret_id, type(error).__name__)
             return None
-        if secret_id.startswith("arn:") and not arn_names_secret(secret_id, response.get("ARN", "")):
+        if not arn_names_secret(secret_id, response.get("ARN", "")):
             LOG.info("secret %s resolved to a different secret %s", secret_id, response.get("ARN"))
             return None
         value = response.get("SecretString")
@@ -114,9 +122,7 @@ class AppKeyResolver:
 
 
 def split_value_from(value_from: str) -> tuple[str, str, str, str]:
-    """Split an ECS Secrets Manager reference into (secret id, json key, version stage, version id)."""
-    if not value_from.startswith("arn:"):
-        return value_from, "", "", ""
+    """Split an ECS Secrets Manager ARN reference into (secret ARN, json key, version stage, version id)."""
     parts = value_from.split(":")
     # arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME has 7 parts.
     tail = parts[7:] + ["", "", ""]

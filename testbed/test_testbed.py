@@ -28,6 +28,8 @@ import botocore.exceptions  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 STAGING = "afu9-control-center-staging"
 PRODUCTION = "afu9-control-center"
 CLUSTER = "afu9-cluster"
@@ -741,6 +743,73 @@ class NoRunnerScenarioTest(TestbedCase):
         self.testbed.wait_for_completed(STAGING)
         status, headers = self.testbed.smoke(STAGE_HOST, key)
         self.assertEqual(status, 200)
+
+
+class AppKeyResolverTest(unittest.TestCase):
+    """The smoke key lookup alone, with a fake GetSecretValue in place of moto."""
+
+    ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:afu9/stage/smoke-key-AbCdEf"
+
+    def setUp(self) -> None:
+        from smoke import AppKeyResolver, SmokeConfig
+
+        self.requests: list[dict] = []
+        self.secrets = {self.ARN: '{"key": "from-json"}'}
+
+        def get_secret_value(**request) -> dict:
+            self.requests.append(request)
+            secret_id = request["SecretId"]
+            for arn, value in self.secrets.items():
+                if secret_id in (arn, arn[:-7]):
+                    return {"ARN": arn, "SecretString": value}
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": "not found"}}, "GetSecretValue"
+            )
+
+        self.resolver = AppKeyResolver(SmokeConfig(), get_secret_value)
+
+    def definition(self, secrets: list[dict], environment: list[dict]) -> dict:
+        container = {"name": "control-center", "secrets": secrets, "environment": environment}
+        return {"containerDefinitions": [{"name": "mcp-runner"}, container]}
+
+    def test_json_key_is_extracted(self) -> None:
+        value_from = self.ARN + ":key::"
+        key = self.resolver(self.definition([{"name": "AFU9_SMOKE_KEY", "valueFrom": value_from}], []))
+        self.assertEqual(key, "from-json")
+        self.assertEqual(self.requests, [{"SecretId": self.ARN}])
+
+    def test_version_stage_is_passed(self) -> None:
+        self.resolver.read_secret(self.ARN + "::AWSPREVIOUS:")
+        self.assertEqual(self.requests, [{"SecretId": self.ARN, "VersionStage": "AWSPREVIOUS"}])
+
+    def test_whole_value_without_json_key(self) -> None:
+        self.assertEqual(self.resolver.read_secret(self.ARN), '{"key": "from-json"}')
+
+    def test_deleted_suffix_gives_no_key(self) -> None:
+        self.assertIsNone(self.resolver.read_secret(self.ARN[:-6] + "Zz9Zz9"))
+
+    def test_partial_arn_resolves(self) -> None:
+        self.assertEqual(self.resolver.read_secret(self.ARN[:-7]), '{"key": "from-json"}')
+
+    def test_bare_name_gives_no_key(self) -> None:
+        self.assertIsNone(self.resolver.read_secret("afu9/stage/smoke-key"))
+        self.assertEqual(self.requests, [])
+
+    def test_plaintext_environment_value(self) -> None:
+        key = self.resolver(self.definition([], [{"name": "AFU9_SMOKE_KEY", "value": "plain"}]))
+        self.assertEqual(key, "plain")
+
+    def test_secret_wins_over_environment(self) -> None:
+        definition = self.definition(
+            [{"name": "AFU9_SMOKE_KEY", "valueFrom": self.ARN + ":key::"}],
+            [{"name": "AFU9_SMOKE_KEY", "value": "plain"}],
+        )
+        self.assertEqual(self.resolver(definition), "from-json")
+
+    def test_other_container_is_ignored(self) -> None:
+        runner = {"name": "mcp-runner", "environment": [{"name": "AFU9_SMOKE_KEY", "value": "x"}]}
+        definition = {"containerDefinitions": [runner]}
+        self.assertIsNone(self.resolver(definition))
 
 
 class ProcessTest(unittest.TestCase):
