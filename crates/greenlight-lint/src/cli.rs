@@ -68,6 +68,7 @@ pub fn run(
         images,
         ignore_rules: args.ignore_rules.clone(),
         ignore_paths: args.ignore_paths.clone(),
+        environments: None,
     };
     let report = lint(&opts);
     out.write_all(render(&report, args.format, color).as_bytes())?;

@@ -134,6 +134,7 @@ fn lint_input(
         file: &input.file,
         assume_nounset: opts.assume_nounset,
         images,
+        environments: opts.environments.as_ref(),
     };
     let mut out = Vec::new();
     for rule in RULES {

@@ -51,6 +51,9 @@ pub struct LintOptions {
     pub ignore_rules: Vec<String>,
     /// Glob patterns (`*`, `**`, `?`) of paths to skip.
     pub ignore_paths: Vec<String>,
+    /// Environments and their identifiers; `None` turns off the
+    /// cross-environment-reference rule.
+    pub environments: Option<greenlight_core::guard::GuardPolicy>,
 }
 
 /// Lints the files of `opts`. Reads only those files; unreadable or

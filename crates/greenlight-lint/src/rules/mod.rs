@@ -23,6 +23,8 @@ pub struct Context<'a> {
     pub assume_nounset: bool,
     /// Containers and the image repositories the workflows must build.
     pub images: &'a [ImageExpectation],
+    /// Environments whose identifiers a deploy job must not mix.
+    pub environments: Option<&'a greenlight_core::guard::GuardPolicy>,
 }
 
 /// A lint rule.
