@@ -48,7 +48,7 @@ MOTO_ONLY_HEADERS = {"content-length", "server", "date", "status"}
 REDACTED_PARAMETERS = {"SecretString", "SecretBinary"}
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 FAULT_KINDS = ("throttle", "5xx", "slow", "drop", "malformed")
-# Long enough to exceed a typical client read timeout in tests; set delay_seconds to change it.
+# Delay of a "slow" fault unless the fault sets delay_seconds.
 DEFAULT_SLOW_SECONDS = 30.0
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
@@ -71,7 +71,7 @@ class Operation:
 
 @dataclass
 class Fault:
-    """One injected fault; `remaining` None means it fires forever."""
+    """One injected fault. `remaining` is None for a fault that fires forever."""
 
     operation: str
     kind: str
@@ -89,6 +89,10 @@ class Fault:
             "status": self.status,
             "fired": self.fired,
         }
+
+
+class MotoUnavailable(RuntimeError):
+    """moto_server refused, dropped or timed out a forwarded request."""
 
 
 class FaultError(ValueError):
@@ -225,7 +229,7 @@ def identify_operation(headers, path: str, body: bytes) -> Optional[Operation]:
 
 
 class AwsProxy(ThreadingHTTPServer):
-    """Proxy server; its handler reads the shared state through these attributes."""
+    """HTTP server of the proxy, with the state its handlers share: call log, faults, scheduler and moto lookups."""
 
     daemon_threads = True
 
@@ -300,8 +304,11 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 status = self.handle_ecs(operation, body)
             else:
                 status = self.forward_and_send(body, operation)
+        except MotoUnavailable as error:
+            LOG.error("%s: %s", operation.qualified_name, error)
+            status = self.send_json_error(operation, 502, "InternalFailure", str(error))
         except (ConnectionError, TimeoutError) as error:
-            LOG.info("%s: client went away: %s", operation.qualified_name, error)
+            LOG.info("%s: client closed the connection: %s", operation.qualified_name, error)
             status = None
         except Exception as error:  # A scheduler bug must not hang the client.
             LOG.exception("%s failed in the proxy", operation.qualified_name)
@@ -339,21 +346,23 @@ class ProxyHandler(BaseHTTPRequestHandler):
             connection.request(self.command, self.path, body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()
-            kept = [
-                (name, value)
-                for name, value in response.getheaders()
-                if name.lower() not in HOP_BY_HOP_HEADERS | MOTO_ONLY_HEADERS
-            ]
-            return response.status, kept, payload
+        except (OSError, http.client.HTTPException) as error:
+            raise MotoUnavailable(f"forwarding {self.command} {self.path} to moto_server failed: {error}") from error
         finally:
             connection.close()
+        kept = [
+            (name, value)
+            for name, value in response.getheaders()
+            if name.lower() not in HOP_BY_HOP_HEADERS | MOTO_ONLY_HEADERS
+        ]
+        return response.status, kept, payload
 
     def forward_and_send(self, body: bytes, operation: Optional[Operation] = None) -> int:
         try:
             status, headers, payload = self.forward(body)
-        except OSError as error:
-            LOG.error("forwarding %s %s to moto failed: %s", self.command, self.path, error)
-            self.send_raw(502, [("Content-Type", "text/plain")], f"moto_server unreachable: {error}".encode())
+        except MotoUnavailable as error:
+            LOG.error("%s", error)
+            self.send_raw(502, [("Content-Type", "text/plain")], str(error).encode())
             return 502
         # moto 5.2.1 returns HTTP 404 for a missing secret, where AWS returns 400.
         if operation is not None and operation.service == "secretsmanager" and status == 404:

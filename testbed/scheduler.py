@@ -52,7 +52,7 @@ class Behaviour:
     def update(self, changes: dict) -> None:
         """Validate `changes` and apply them, all or nothing.
 
-        Raises BehaviourError naming the first invalid key or value.
+        Raise BehaviourError naming the first invalid key or value.
         """
         if not isinstance(changes, dict):
             raise BehaviourError("behaviour must be a JSON object")
@@ -163,7 +163,7 @@ class Task:
     stop_code: Optional[str] = None
     health_settled: bool = False
     version: int = 1
-    # The value the app read at start; None when it got no key. Never logged.
+    # Smoke key the app read at start, or None when it got none. Never logged.
     app_key: Optional[str] = field(default=None, repr=False)
 
     @property

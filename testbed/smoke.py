@@ -236,7 +236,7 @@ def write_certificates(state_dir: str, host_names: list[str]) -> dict[str, str]:
 
 
 class SmokeServer(ThreadingHTTPServer):
-    """Smoke endpoint listener; with `ssl_context` set, each connection does its TLS handshake in its own thread."""
+    """Smoke endpoint listener. With `ssl_context` set, each connection does its TLS handshake in its own thread."""
 
     daemon_threads = True
 

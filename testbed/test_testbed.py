@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -82,6 +83,7 @@ class Testbed:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+
         ready_file = os.path.join(self.state_dir, "testbed.json")
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while not os.path.exists(ready_file):
@@ -93,6 +95,7 @@ class Testbed:
             time.sleep(0.05)
         with open(ready_file, encoding="utf-8") as handle:
             self.info = json.load(handle)
+
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.info["region"]
         )
@@ -217,7 +220,7 @@ def container(task: dict, name: str) -> dict:
 
 
 class TestbedCase(unittest.TestCase):
-    """Starts one testbed per class; subclasses set `testbed_args`."""
+    """Base class that starts one testbed per test class. Subclasses set `testbed_args`."""
 
     testbed_args: tuple[str, ...] = ()
     testbed: Testbed
@@ -830,6 +833,12 @@ class ProcessTest(unittest.TestCase):
         testbed.process.kill()
         testbed.process.wait(timeout=5)
         wait_until(lambda: not os.path.exists(f"/proc/{moto_pid}") or _is_zombie(moto_pid), timeout=5)
+        testbed.stop()
+
+    def test_moto_exit_stops_testbed(self) -> None:
+        testbed = Testbed()
+        os.kill(testbed.info["moto_pid"], signal.SIGKILL)
+        self.assertEqual(testbed.process.wait(timeout=15), 1)
         testbed.stop()
 
     def test_sigterm_exits_cleanly(self) -> None:

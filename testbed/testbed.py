@@ -39,7 +39,7 @@ from seeding import SCENARIOS, seed_ecs, seed_secrets  # noqa: E402
 LOG = logging.getLogger("testbed")
 
 REGION = "eu-central-1"
-# moto's default account; every seeded ARN uses it.
+# moto's default account, which every seeded ARN uses.
 ACCOUNT_ID = "123456789012"
 LOOPBACK = "127.0.0.1"
 MOTO_START_TIMEOUT_SECONDS = 20.0
@@ -54,6 +54,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
+
     add("--state-dir", required=True, metavar="DIR", help="directory for testbed.json, ca.pem and logs")
     add("--scenario", choices=SCENARIOS, default="rotated", help="seeded staging state")
     add(
@@ -77,6 +78,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         help="health of the runner container in new tasks; NONE keeps it PENDING",
     )
     add("--rollout", choices=ROLLOUT_VALUES, default="complete", help="outcome of new deployments")
+
     add(
         "--smoke-omit-header",
         action="append",
@@ -96,10 +98,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     add("--smoke-key-header", metavar="HEADER", default="x-afu9-smoke-key", help="request header with the smoke key")
     add("--smoke-match-header", metavar="HEADER", default="x-afu9-smoke-key-match", help="response header: key matched")
     add("--smoke-auth-header", metavar="HEADER", default="x-afu9-smoke-auth-used", help="response header: auth used")
+
     add("--runner-container", metavar="NAME", default="mcp-runner", help="container that --runner-health applies to")
-    add("--moto-server", metavar="PATH", help="moto_server executable (default: beside this Python, else on PATH)")
-    add("--exit-on-stdin-eof", action="store_true", help="stop when stdin reaches EOF (for a parent that holds a pipe)")
+    add("--moto-server", metavar="PATH", default=default_moto_server(), help="moto_server executable")
+    add("--exit-on-stdin-eof", action="store_true", help="stop at end of file on stdin (for a parent holding a pipe)")
     add("--exit-with-parent", action="store_true", help="stop when the parent process exits")
+
     args = parser.parse_args(argv)
     for value in ("task_start_seconds", "rollout_seconds"):
         if getattr(args, value) < 0:
@@ -131,16 +135,12 @@ def smoke_config_from(args: argparse.Namespace):
 # ----- moto_server ---------------------------------------------------------------
 
 
-def find_moto_server(explicit: Optional[str]) -> str:
-    if explicit:
-        return explicit
+def default_moto_server() -> Optional[str]:
+    """Return the moto_server beside this Python (skipping a pyenv shim's start-up), else the one on PATH."""
     beside = os.path.join(os.path.dirname(sys.executable), "moto_server")
     if os.access(beside, os.X_OK):
         return beside
-    found = shutil.which("moto_server")
-    if found is None:
-        raise SystemExit("testbed: moto_server not found; install moto[server]==5.2.1 or pass --moto-server")
-    return found
+    return shutil.which("moto_server")
 
 
 def free_port() -> int:
@@ -348,7 +348,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parent_pid = os.getppid()
     started = time.monotonic()
     ready_file = os.path.join(state_dir, "testbed.json")
-    moto = MotoServer(find_moto_server(args.moto_server), state_dir)
+    if args.moto_server is None:
+        print("testbed: moto_server not found; install moto[server]==5.2.1 or pass --moto-server", file=sys.stderr)
+        return 2
+    moto = MotoServer(args.moto_server, state_dir)
     servers = []
     try:
         moto.launch()
