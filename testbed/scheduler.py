@@ -804,15 +804,15 @@ class Scheduler:
         if deployment.is_rollback or service.stable_task_definition is None:
             return
         target = service.stable_task_definition
-        rollback = self._start_deployment(service, target, service.desired_count, at, rollback_of=deployment.id)
-        rollback.rollout_state_reason = (
-            f"ECS deployment circuit breaker: rolling back to deployment {service.stable_deployment_id}."
-        )
         self._add_event(
             service,
             at,
             f"(service {service.name}) (deployment {deployment.id}) deployment failed, rolling back to "
             f"deployment {service.stable_deployment_id} on {task_definition_label(target)}.",
+        )
+        rollback = self._start_deployment(service, target, service.desired_count, at, rollback_of=deployment.id)
+        rollback.rollout_state_reason = (
+            f"ECS deployment circuit breaker: rolling back to deployment {service.stable_deployment_id}."
         )
 
     def _scale_primary(self, service: Service, now: float) -> bool:

