@@ -7,6 +7,7 @@
 //! values and their positions) or `check_action`, or `check_script`,
 //! depending on the kind of the file.
 
+mod cross_environment;
 mod hardcoded_secret_arn;
 mod unbound_variable;
 mod unbuilt_image;
@@ -57,6 +58,7 @@ pub static RULES: &[&dyn Rule] = &[
     &unbound_variable::UnboundVariable,
     &hardcoded_secret_arn::HardcodedSecretArn,
     &unbuilt_image::UnbuiltImage,
+    &cross_environment::CrossEnvironmentReference,
 ];
 
 /// Identifier of the findings for unreadable or invalid input files.
