@@ -841,11 +841,37 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(testbed.process.wait(timeout=15), 1)
         testbed.stop()
 
+    def test_stale_ready_file_is_replaced(self) -> None:
+        first = Testbed()
+        first.process.kill()
+        first.process.wait(timeout=5)
+        ready_file = os.path.join(first.state_dir, "testbed.json")
+        self.assertTrue(os.path.exists(ready_file))
+        process = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "testbed.py"), "--state-dir", first.state_dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until(lambda: _ready_pid(ready_file) == process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+            first.stop()
+
     def test_sigterm_exits_cleanly(self) -> None:
         testbed = Testbed()
         testbed.process.terminate()
         self.assertEqual(testbed.process.wait(timeout=15), 0)
         testbed.stop()
+
+
+def _ready_pid(ready_file: str) -> Optional[int]:
+    try:
+        with open(ready_file, encoding="utf-8") as handle:
+            return json.load(handle)["pid"]
+    except (OSError, ValueError):
+        return None
 
 
 def _is_zombie(pid: int) -> bool:

@@ -348,6 +348,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parent_pid = os.getppid()
     started = time.monotonic()
     ready_file = os.path.join(state_dir, "testbed.json")
+    # A ready file left by a killed testbed would signal "ready" at once.
+    if os.path.exists(ready_file):
+        LOG.info("removing stale %s", ready_file)
+        os.remove(ready_file)
     if args.moto_server is None:
         print("testbed: moto_server not found; install moto[server]==5.2.1 or pass --moto-server", file=sys.stderr)
         return 2
