@@ -132,6 +132,15 @@ pub fn configured_values(config: &Config, env_name: &str, env: &Environment) -> 
         ));
     }
     values.push(observed(&config.registry, "registry"));
+    for (i, container) in config.containers.iter().enumerate() {
+        values.push(observed(
+            &container.repository,
+            &format!("containers[{i}].repository"),
+        ));
+    }
+    // The smoke request sends the path to the environment's host, so a
+    // query such as `?service=...` must not name another environment.
+    values.push(observed(&config.smoke.path, "smoke.path"));
     values
 }
 

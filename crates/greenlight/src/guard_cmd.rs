@@ -88,7 +88,9 @@ fn checked_sources(loaded: &Loaded, prepared: &Prepared, tag: Option<&str>) -> V
         Source {
             name: "configuration",
             count: configured.len(),
-            detail: "cluster, service, hosts, secret names and registry".to_string(),
+            detail:
+                "cluster, service, hosts, secret names, registry, image repositories and smoke path"
+                    .to_string(),
         },
         tag_source,
         Source {

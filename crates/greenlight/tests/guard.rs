@@ -232,6 +232,37 @@ fn production_tag_rejected() {
     }
 }
 
+#[test]
+fn production_smoke_path_rejected() {
+    let testbed = Testbed::start(&[]);
+    let config = config_with(
+        &testbed,
+        &[(
+            "path = \"/api/timeline/chain?limit=1\"",
+            "path = \"/api/timeline/chain?limit=1&service=afu9-control-center\"",
+        )],
+    );
+
+    for command in COMMANDS {
+        let args: Vec<&str> = command
+            .iter()
+            .copied()
+            .chain(["--env", "staging"])
+            .collect();
+        let result = greenlight(&testbed, &config, None, &args);
+        assert_eq!(result.code, 2, "{args:?}: {}", result.stderr);
+        assert!(
+            result
+                .stderr
+                .contains("smoke.path references production service `afu9-control-center`"),
+            "{args:?}: {}",
+            result.stderr
+        );
+        let operations = testbed.operations();
+        assert!(operations.is_empty(), "{args:?}: {operations:?}");
+    }
+}
+
 /// Registers a copy of the staging service's task definition with one
 /// more environment value in `control-center` and rolls the service onto
 /// it. Returns the new revision's ARN.
@@ -522,7 +553,9 @@ fn guard_lists_what_it_checked() {
             .find(|entry| entry["source"] == source)
             .and_then(|entry| entry["count"].as_u64())
     };
-    assert_eq!(count_of("configuration"), Some(6));
+    // Cluster, service, one host, two secrets, registry, five image
+    // repositories and the smoke path.
+    assert_eq!(count_of("configuration"), Some(12));
     assert_eq!(count_of("--tag"), Some(0));
     assert_eq!(count_of("smoke URL"), Some(1));
     assert!(
