@@ -859,6 +859,32 @@ class ProcessTest(unittest.TestCase):
             process.wait(timeout=15)
             first.stop()
 
+    def test_parent_exit_stops_testbed(self) -> None:
+        state_dir = tempfile.mkdtemp(prefix="greenlight-testbed-")
+        ready_file = os.path.join(state_dir, "testbed.json")
+        script = os.path.join(HERE, "testbed.py")
+        # The shell is the testbed's parent and exits once the testbed is ready.
+        shell = subprocess.Popen(
+            [
+                "sh",
+                "-c",
+                f'"{sys.executable}" "{script}" --state-dir "{state_dir}" --exit-with-parent & '
+                f'while [ ! -f "{ready_file}" ]; do sleep 0.1; done; echo $!',
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            output, _ = shell.communicate(timeout=READY_TIMEOUT_SECONDS)
+            testbed_pid = int(output)
+            wait_until(lambda: not os.path.exists(f"/proc/{testbed_pid}") or _is_zombie(testbed_pid), timeout=10)
+        finally:
+            if shell.poll() is None:
+                shell.kill()
+                shell.wait()
+            shutil.rmtree(state_dir, ignore_errors=True)
+
     def test_sigterm_exits_cleanly(self) -> None:
         testbed = Testbed()
         testbed.process.terminate()
