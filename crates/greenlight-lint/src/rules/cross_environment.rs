@@ -306,8 +306,8 @@ fn word_at(script: &str, start: usize) -> Option<(Range<usize>, bool)> {
 }
 
 /// Collects the scalars of a job that the rule searches: the workflow's
-/// and the job's `env:`, the container's `env:`, the environment's `url:`
-/// and every step's `env:`, `with:` and `run:`.
+/// and the job's `env:`, the container's `env:`, the environment's `url:`,
+/// the job's own `with:` and every step's `env:`, `with:` and `run:`.
 fn job_values<'w>(workflow: &'w Workflow, job: &'w Job) -> Vec<&'w Scalar> {
     let mut scalars = Vec::new();
     for env in [&workflow.env, &job.env, &job.container_env] {
@@ -317,6 +317,10 @@ fn job_values<'w>(workflow: &'w Workflow, job: &'w Job) -> Vec<&'w Scalar> {
     }
     if let Some(url) = job.environment.as_ref().and_then(|node| node.get("url")) {
         collect_scalars(url, &mut scalars);
+    }
+    // Inputs of a job that calls a reusable workflow.
+    if let Some(with) = job.node.get("with") {
+        collect_scalars(with, &mut scalars);
     }
     for step in &job.steps {
         scalars.extend(step_values(step));
