@@ -28,7 +28,7 @@ pub const DESCRIBE_ONLY_FIELDS: &[&str] = &[
     "deleteRequestedAt",
 ];
 
-/// What a render needs besides the described task definition.
+/// Inputs of a render besides the described task definition.
 #[derive(Debug, Clone)]
 pub struct RenderInput<'a> {
     pub config: &'a Config,
@@ -78,12 +78,14 @@ pub fn task_definition_of(described: &Value) -> Result<&Map<String, Value>, Rend
 pub fn registrable(described: &Value) -> Result<Value, RenderError> {
     let mut task = task_definition_of(described)?.clone();
     for field in DESCRIBE_ONLY_FIELDS {
-        task.remove(*field);
+        task.shift_remove(*field);
     }
     if let Some(tags) = described.get("tags").and_then(Value::as_array)
-        && !tags.is_empty() && !task.contains_key("tags") {
-            task.insert("tags".into(), Value::Array(tags.clone()));
-        }
+        && !tags.is_empty()
+        && !task.contains_key("tags")
+    {
+        task.insert("tags".into(), Value::Array(tags.clone()));
+    }
     Ok(Value::Object(task))
 }
 
@@ -152,7 +154,7 @@ pub fn render(described: &Value, input: &RenderInput<'_>) -> Result<Rendered, Re
             .and_then(Value::as_str)
             .unwrap_or("");
         if old != image {
-            changes.push(format!("{}: image {old} -> {image}", container.name));
+            changes.push(describe_image_change(&container.name, old, &image));
         }
         definition.insert("image".into(), Value::String(image));
     }
@@ -182,6 +184,27 @@ pub fn render(described: &Value, input: &RenderInput<'_>) -> Result<Rendered, Re
     };
     check_rendered(&rendered.task_definition, input)?;
     Ok(rendered)
+}
+
+/// Describes an image change briefly when only the tag or digest changed.
+fn describe_image_change(container: &str, old: &str, new: &str) -> String {
+    let repository_of = |image: &str| {
+        let without_digest = image.split('@').next().unwrap_or(image);
+        match without_digest.rfind(':') {
+            Some(colon) if !without_digest[colon..].contains('/') => {
+                without_digest[..colon].to_string()
+            }
+            _ => without_digest.to_string(),
+        }
+    };
+    let repository = repository_of(new);
+    if repository_of(old) == repository {
+        let old_reference = &old[repository.len()..];
+        let new_reference = &new[repository.len()..];
+        format!("{container}: image {repository} {old_reference} -> {new_reference}")
+    } else {
+        format!("{container}: image {old} -> {new}")
+    }
 }
 
 fn names_of(containers: &[Value]) -> Vec<&str> {
@@ -344,9 +367,10 @@ fn new_sidecar(
     // own stream prefix.
     if let Some(mut logging) = template.and_then(|t| t.get("logConfiguration")).cloned() {
         if let Some(options) = logging.get_mut("options").and_then(Value::as_object_mut)
-            && options.contains_key("awslogs-stream-prefix") {
-                options.insert("awslogs-stream-prefix".into(), json!(container.name));
-            }
+            && options.contains_key("awslogs-stream-prefix")
+        {
+            options.insert("awslogs-stream-prefix".into(), json!(container.name));
+        }
         definition.insert("logConfiguration".into(), logging);
     }
     definition.insert("mountPoints".into(), json!([]));

@@ -122,6 +122,10 @@ pub struct SmokeArgs {
     /// Send the smoke request over plain HTTP (only to loopback addresses)
     #[arg(long = "plain-http")]
     pub plain_http: bool,
+
+    /// How long to retry the smoke request, like 30s [default: smoke.deadline of the configuration]
+    #[arg(long = "smoke-deadline", value_name = "DURATION", value_parser = parse_duration)]
+    pub smoke_deadline: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

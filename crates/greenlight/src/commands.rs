@@ -20,9 +20,7 @@ use greenlight_core::verify::{
 use serde_json::Value;
 
 use crate::aws::{Aws, ResolveError, connect, resolve_all};
-use crate::cli::{
-    DeployArgs, PlanArgs, RenderArgs, ReportFormat, SmokeArgs, VerifyArgs,
-};
+use crate::cli::{DeployArgs, PlanArgs, RenderArgs, ReportFormat, SmokeArgs, VerifyArgs};
 use crate::context::{
     Loaded, configured_values, enforce_guard, input_error, load_config, observed, select,
 };
@@ -100,10 +98,14 @@ pub(crate) struct Prepared {
     pub(crate) tag: String,
 }
 
-/// The read-only half shared by `plan`, `guard` and `deploy`: select the
-/// environment, check the account, read the service and its task
-/// definition, resolve secrets by name, render, and run the guard.
-pub(crate) async fn prepare(loaded: &Loaded, env_flag: Option<&str>, tag: Option<&str>) -> Result<Prepared> {
+/// Runs the read-only half shared by `plan`, `guard` and `deploy`. It
+/// selects the environment, checks the account, reads the service and its
+/// task definition, resolves secrets by name, renders, and runs the guard.
+pub(crate) async fn prepare(
+    loaded: &Loaded,
+    env_flag: Option<&str>,
+    tag: Option<&str>,
+) -> Result<Prepared> {
     let config = &loaded.config;
     let (env_name, env) = select(config, env_flag)?;
     if let Some(tag) = tag {
@@ -291,7 +293,8 @@ fn write_diff(out: &mut impl Write, text: &str, color: bool) -> std::io::Result<
 
 /// `greenlight deploy`.
 pub async fn deploy_command(config_path: Option<&Path>, args: &DeployArgs) -> Result<u8> {
-    let loaded = load_config(config_path)?;
+    let mut loaded = load_config(config_path)?;
+    apply_smoke_overrides(&mut loaded, &args.smoke);
     let smoke = smoke_client(&args.smoke)?;
     let prepared = prepare(&loaded, args.env.env.as_deref(), Some(&args.tag)).await?;
     let config = &loaded.config;
@@ -506,7 +509,8 @@ async fn failure_details(
 
 /// `greenlight verify`.
 pub async fn verify_command(config_path: Option<&Path>, args: &VerifyArgs) -> Result<u8> {
-    let loaded = load_config(config_path)?;
+    let mut loaded = load_config(config_path)?;
+    apply_smoke_overrides(&mut loaded, &args.smoke);
     let smoke = smoke_client(&args.smoke)?;
     let config = &loaded.config;
     let (env_name, env) = select(config, args.env.env.as_deref())?;
@@ -541,6 +545,12 @@ pub async fn verify_command(config_path: Option<&Path>, args: &VerifyArgs) -> Re
         .map(|d| d.task_definition.clone());
     emit_report(&report, args.format)?;
     Ok(exit_code(report.verdict))
+}
+
+fn apply_smoke_overrides(loaded: &mut Loaded, args: &SmokeArgs) {
+    if let Some(deadline) = args.smoke_deadline {
+        loaded.config.smoke.deadline = deadline;
+    }
 }
 
 fn smoke_client(args: &SmokeArgs) -> Result<SmokeClient> {
@@ -653,6 +663,7 @@ async fn smoke_check(
     };
     let started = Instant::now();
     let mut attempts = 0;
+    let mut last_outcome = String::new();
     loop {
         attempts += 1;
         let observation = smoke
@@ -677,7 +688,11 @@ async fn smoke_check(
             SmokeObservation::Response { status, .. } => status.to_string(),
             SmokeObservation::Error(message) => message.clone(),
         };
-        log.line(&format!("smoke attempt {attempts}: {status}, retrying"));
+        // One line per change of outcome keeps a long retry readable.
+        if status != last_outcome {
+            log.line(&format!("smoke attempt {attempts}: {status}, retrying"));
+            last_outcome = status;
+        }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -689,14 +704,15 @@ fn emit_report(report: &Report, format: ReportFormat) -> Result<()> {
     };
     std::io::stdout().write_all(text.as_bytes())?;
     if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY")
-        && !path.is_empty() {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {path}"))?;
-            file.write_all(to_markdown(report).as_bytes())?;
-        }
+        && !path.is_empty()
+    {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY {path}"))?;
+        file.write_all(to_markdown(report).as_bytes())?;
+    }
     Ok(())
 }
 
