@@ -50,8 +50,8 @@ impl Rule for CrossEnvironmentReference {
         let Some(policy) = cx.environments else {
             return;
         };
-        // Workflow-level `env:` values are searched once per job, so the
-        // same place could be reported for several jobs.
+        // Workflow-level `env:` values are searched for every job, and
+        // `reported` keeps each place from being reported once per job.
         let mut reported: Vec<Range<usize>> = Vec::new();
         for job in &workflow.jobs {
             let targets = job_targets(cx.file, policy, workflow, job);
