@@ -34,7 +34,7 @@ if HERE not in sys.path:
 # launched, so that their import time overlaps with moto's start-up.
 from proxy import AwsProxy  # noqa: E402 - after the path setup above
 from scheduler import ROLLOUT_VALUES, RUNNER_HEALTH_VALUES, Behaviour, Scheduler  # noqa: E402
-from seeding import SCENARIOS, seed_ecs, seed_secrets  # noqa: E402
+from seeding import SCENARIOS, SeedResult, seed_ecs, seed_secrets  # noqa: E402
 
 LOG = logging.getLogger("testbed")
 
@@ -158,7 +158,7 @@ def die_with_parent() -> None:
         pass  # Not Linux: the testbed still stops moto on a normal exit.
 
 
-def moto_answers(port: int) -> bool:
+def moto_responds(port: int) -> bool:
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=1)
     try:
         connection.request("GET", "/moto-api/data.json")
@@ -175,6 +175,9 @@ class MotoServer:
 
     Picking a free port and binding it later can race with another process,
     so `wait_ready()` relaunches a moto_server that exits early on a new port.
+    NOTE: if another server took the port first, its reply can pass the
+    readiness probe before this moto_server exits. The main loop then stops
+    the testbed with status 1 as soon as it sees moto_server gone.
     """
 
     def __init__(self, executable: str, state_dir: str) -> None:
@@ -205,12 +208,12 @@ class MotoServer:
                 if self.process.poll() is not None:
                     last_error = f"moto_server exited with status {self.process.returncode} (see moto.log)"
                     break
-                if moto_answers(self.port):
-                    LOG.info("moto_server pid %d answers on port %d", self.process.pid, self.port)
+                if moto_responds(self.port):
+                    LOG.info("moto_server pid %d is ready on port %d", self.process.pid, self.port)
                     return
                 time.sleep(0.02)
             else:
-                last_error = f"moto_server did not answer within {MOTO_START_TIMEOUT_SECONDS} s"
+                last_error = f"moto_server did not respond within {MOTO_START_TIMEOUT_SECONDS} s"
             self.stop()
             self.process = None
             LOG.warning("moto_server start attempt %d failed: %s", attempt, last_error)
@@ -335,108 +338,131 @@ def configure_logging(state_dir: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def warm_up_ecs(clients: MotoClients) -> None:
+    try:
+        clients.ecs.list_clusters()
+    except Exception:  # Seeding repeats the call and reports the error.
+        LOG.exception("warming up moto's ECS backend failed")
+
+
+def seed_moto(clients: MotoClients, scenario: str) -> SeedResult:
+    """Seed the example environment, loading moto's ECS backend while the secrets are created."""
+    # moto loads its ECS backend on the first ECS request (0.7 s measured on
+    # a 2-core machine), so warm it up while the secrets are seeded.
+    warm_up = threading.Thread(target=warm_up_ecs, args=(clients,), name="ecs-warm-up", daemon=True)
+    warm_up.start()
+    seeded = seed_secrets(clients.secretsmanager, scenario)
+    warm_up.join()
+    seed_ecs(clients.ecs, REGION, ACCOUNT_ID, seeded)
+    return seeded
+
+
+def start_testbed(
+    args: argparse.Namespace, state_dir: str, moto: MotoServer, servers: list, stop: threading.Event
+) -> dict:
+    """Start moto_server, seed it, start the proxy and smoke listeners, and return the testbed.json document.
+
+    Every server that starts serving is appended to `servers`, so the caller
+    can shut them down even when a later step fails. Background threads end
+    when `stop` is set.
+    """
+    moto.launch()
+    # Work that needs no moto runs while moto_server starts.
+    smoke_config = smoke_config_from(args)
+    from smoke import AppKeyResolver, SmokeServer, write_certificates
+
+    certificates = write_certificates(state_dir, list(smoke_config.hosts))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certificates["cert_file"], certificates["key_file"])
+    moto.wait_ready()
+    moto_endpoint = f"http://{LOOPBACK}:{moto.port}"
+    clients = MotoClients(moto_endpoint)
+    seeded = seed_moto(clients, args.scenario)
+
+    behaviour = Behaviour(
+        runner_health=args.runner_health,
+        rollout=args.rollout,
+        task_start_seconds=args.task_start_seconds,
+        rollout_seconds=args.rollout_seconds,
+        smoke_omit_headers=list(args.smoke_omit_header),
+    )
+    scheduler = Scheduler(
+        region=REGION,
+        account_id=ACCOUNT_ID,
+        behaviour=behaviour,
+        describe_task_definition=clients.describe_task_definition,
+        resolve_app_key=AppKeyResolver(smoke_config, clients.secretsmanager.get_secret_value),
+        runner_container=args.runner_container,
+    )
+    for service_name in seeded.services.values():
+        described = clients.describe_service(seeded.cluster, service_name)
+        if described is None:
+            raise RuntimeError(f"seeded service {service_name} is missing in moto")
+        scheduler.adopt_service(described)
+
+    proxy = AwsProxy(
+        (LOOPBACK, 0),
+        (LOOPBACK, moto.port),
+        scheduler,
+        behaviour,
+        clients.describe_service,
+        clients.find_task_definition,
+        seeded.cluster,
+    )
+    smoke_https = SmokeServer((LOOPBACK, 0), scheduler, behaviour, smoke_config, tls)
+    smoke_http = SmokeServer((LOOPBACK, 0), scheduler, behaviour, smoke_config)
+    for server, name in ((proxy, "proxy"), (smoke_https, "smoke-https"), (smoke_http, "smoke-http")):
+        serve_in_thread(server, name)
+        servers.append(server)
+    threading.Thread(target=tick, args=(scheduler, stop), name="scheduler-tick", daemon=True).start()
+
+    aws_endpoint = f"http://{LOOPBACK}:{proxy.server_address[1]}"
+    return {
+        "aws_endpoint": aws_endpoint,
+        "moto_endpoint": moto_endpoint,
+        "smoke_https_port": smoke_https.server_address[1],
+        "smoke_http_port": smoke_http.server_address[1],
+        "ca_file": certificates["ca_file"],
+        "control": f"{aws_endpoint}/_testbed",
+        "region": REGION,
+        "account_id": ACCOUNT_ID,
+        "pid": os.getpid(),
+        "moto_pid": moto.process.pid,
+        "smoke_hosts": smoke_config.hosts,
+        "seed": seeded.to_json(),
+    }
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     state_dir = os.path.abspath(args.state_dir)
     os.makedirs(state_dir, exist_ok=True)
     configure_logging(state_dir)
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    if args.moto_server is None:
+        print("testbed: moto_server not found; install moto[server]==5.2.1 or pass --moto-server", file=sys.stderr)
+        return 2
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    parent_pid = os.getppid()
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=watch_stdin, args=(stop,), name="stdin-watch", daemon=True).start()
+    if args.exit_with_parent:
+        threading.Thread(target=watch_parent, args=(stop, os.getppid()), name="parent-watch", daemon=True).start()
+
     started = time.monotonic()
     ready_file = os.path.join(state_dir, "testbed.json")
     # A ready file left by a killed testbed would signal "ready" at once.
     if os.path.exists(ready_file):
         LOG.info("removing stale %s", ready_file)
         os.remove(ready_file)
-    if args.moto_server is None:
-        print("testbed: moto_server not found; install moto[server]==5.2.1 or pass --moto-server", file=sys.stderr)
-        return 2
     moto = MotoServer(args.moto_server, state_dir)
-    servers = []
+    servers: list = []
     try:
-        moto.launch()
-        # Work that needs no moto runs while moto_server starts.
-        smoke_config = smoke_config_from(args)
-        from smoke import AppKeyResolver, SmokeServer, write_certificates
-
-        certificates = write_certificates(state_dir, list(smoke_config.hosts))
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.load_cert_chain(certificates["cert_file"], certificates["key_file"])
-        moto.wait_ready()
-        moto_endpoint = f"http://{LOOPBACK}:{moto.port}"
-        clients = MotoClients(moto_endpoint)
-
-        # moto loads its ECS backend on the first ECS request (0.7 s measured on
-        # a 2-core machine), so warm it up while the secrets are seeded.
-        warm_up = threading.Thread(target=clients.ecs.list_clusters, name="ecs-warm-up", daemon=True)
-        warm_up.start()
-        seeded = seed_secrets(clients.secretsmanager, args.scenario)
-        warm_up.join()
-        seed_ecs(clients.ecs, REGION, ACCOUNT_ID, seeded)
-
-        behaviour = Behaviour(
-            runner_health=args.runner_health,
-            rollout=args.rollout,
-            task_start_seconds=args.task_start_seconds,
-            rollout_seconds=args.rollout_seconds,
-            smoke_omit_headers=list(args.smoke_omit_header),
-        )
-        scheduler = Scheduler(
-            region=REGION,
-            account_id=ACCOUNT_ID,
-            behaviour=behaviour,
-            describe_task_definition=clients.describe_task_definition,
-            resolve_app_key=AppKeyResolver(smoke_config, clients.secretsmanager.get_secret_value),
-            runner_container=args.runner_container,
-        )
-        for service_name in seeded.services.values():
-            described = clients.describe_service(seeded.cluster, service_name)
-            if described is None:
-                raise RuntimeError(f"seeded service {service_name} is missing in moto")
-            scheduler.adopt_service(described)
-
-        proxy = AwsProxy(
-            (LOOPBACK, 0),
-            (LOOPBACK, moto.port),
-            scheduler,
-            behaviour,
-            clients.describe_service,
-            clients.find_task_definition,
-            seeded.cluster,
-        )
-        smoke_https = SmokeServer((LOOPBACK, 0), scheduler, behaviour, smoke_config, tls)
-        smoke_http = SmokeServer((LOOPBACK, 0), scheduler, behaviour, smoke_config)
-        for server, name in ((proxy, "proxy"), (smoke_https, "smoke-https"), (smoke_http, "smoke-http")):
-            serve_in_thread(server, name)
-            servers.append(server)
-        threading.Thread(target=tick, args=(scheduler, stop), name="scheduler-tick", daemon=True).start()
-        if args.exit_on_stdin_eof:
-            threading.Thread(target=watch_stdin, args=(stop,), name="stdin-watch", daemon=True).start()
-        if args.exit_with_parent:
-            threading.Thread(target=watch_parent, args=(stop, parent_pid), name="parent-watch", daemon=True).start()
-
-        aws_endpoint = f"http://{LOOPBACK}:{proxy.server_address[1]}"
-        ready = {
-            "aws_endpoint": aws_endpoint,
-            "moto_endpoint": moto_endpoint,
-            "smoke_https_port": smoke_https.server_address[1],
-            "smoke_http_port": smoke_http.server_address[1],
-            "ca_file": certificates["ca_file"],
-            "control": f"{aws_endpoint}/_testbed",
-            "region": REGION,
-            "account_id": ACCOUNT_ID,
-            "pid": os.getpid(),
-            "moto_pid": moto.process.pid,
-            "smoke_hosts": smoke_config.hosts,
-            "seed": seeded.to_json(),
-        }
+        ready = start_testbed(args, state_dir, moto, servers, stop)
         write_json_atomically(ready_file, ready)
-        LOG.info("testbed ready in %.2f s: proxy %s, moto %s", time.monotonic() - started, aws_endpoint, moto_endpoint)
-
+        LOG.info("testbed ready in %.2f s: proxy %s", time.monotonic() - started, ready["aws_endpoint"])
         while not stop.wait(0.5):
             if moto.process.poll() is not None:
                 LOG.error("moto_server exited with status %s, stopping the testbed", moto.process.returncode)
