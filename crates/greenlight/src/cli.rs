@@ -167,6 +167,10 @@ pub struct DeployArgs {
     /// Do not run the configured gate commands
     #[arg(long)]
     pub skip_gates: bool,
+
+    /// When the rollout or verification fails, return the service to the task definition it ran before, and wait for that
+    #[arg(long)]
+    pub rollback_on_failure: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use greenlight_core::config::{Config, Environment};
 use greenlight_core::guard::{check_account, collect_json_strings};
 use greenlight_core::render::{RenderInput, Rendered, diff, pretty, registrable, render};
 use greenlight_core::report::{Report, Verdict, to_json, to_markdown, to_text};
-use greenlight_core::rollout::{Progress, ServiceView, assess};
+use greenlight_core::rollout::ServiceView;
 use greenlight_core::verify::{
     Check, SmokeObservation, judge_gate, judge_health, judge_images, judge_secret_binding,
     judge_smoke,
@@ -20,7 +20,7 @@ use greenlight_core::verify::{
 use serde_json::Value;
 
 use crate::aws::{Aws, ResolveError, connect, resolve_all};
-use crate::cli::{DeployArgs, PlanArgs, RenderArgs, ReportFormat, SmokeArgs, VerifyArgs};
+use crate::cli::{PlanArgs, RenderArgs, ReportFormat, SmokeArgs, VerifyArgs};
 use crate::context::{
     Loaded, configured_values, enforce_guard, input_error, load_config, observed, select,
 };
@@ -291,222 +291,6 @@ fn write_diff(out: &mut impl Write, text: &str, color: bool) -> std::io::Result<
     Ok(())
 }
 
-/// `greenlight deploy`.
-pub async fn deploy_command(config_path: Option<&Path>, args: &DeployArgs) -> Result<u8> {
-    let mut loaded = load_config(config_path)?;
-    apply_smoke_overrides(&mut loaded, &args.smoke);
-    let smoke = smoke_client(&args.smoke)?;
-    let prepared = prepare(&loaded, args.env.env.as_deref(), Some(&args.tag)).await?;
-    let config = &loaded.config;
-    let env = &prepared.env;
-    let log = ProgressLog::new();
-
-    // Re-registering an identical definition would only add a revision;
-    // the forced deployment still restarts tasks so they read secrets anew.
-    let live = registrable(&prepared.live).map_err(|e| input_error(e.to_string()))?;
-    let mut changes = prepared.rendered.changes.clone();
-    let (task_definition_arn, registered_by_us) = if live == prepared.rendered.task_definition {
-        log.line(&format!(
-            "task definition unchanged, reusing {}",
-            prepared.live_arn
-        ));
-        changes.push(format!("reused {} (no change)", prepared.live_arn));
-        (prepared.live_arn.clone(), false)
-    } else {
-        let arn = prepared
-            .aws
-            .register_task_definition(&prepared.rendered.task_definition)
-            .await?;
-        log.line(&format!("registered {arn}"));
-        changes.push(format!("registered {arn}"));
-        (arn, true)
-    };
-
-    let deployment = match prepared
-        .aws
-        .update_service(&env.cluster, &env.service, &task_definition_arn)
-        .await
-    {
-        Ok(deployment) => deployment,
-        Err(error) => {
-            if registered_by_us {
-                cleanup_revision(&prepared.aws, &task_definition_arn, &log).await;
-            }
-            return Err(error);
-        }
-    };
-    log.line(&format!(
-        "updated service {} with a forced new deployment{}",
-        env.service,
-        deployment
-            .as_deref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default()
-    ));
-    changes.push(format!(
-        "updated service {} to {task_definition_arn} (force new deployment)",
-        env.service
-    ));
-
-    let deadline = args.rollout_deadline.unwrap_or(config.rollout.deadline);
-    let waited = wait_for_rollout(
-        &prepared.aws,
-        env,
-        &task_definition_arn,
-        deployment.as_deref(),
-        deadline,
-        config.rollout.poll_interval,
-        &prepared.service,
-        &log,
-    )
-    .await;
-
-    let mut checks = Vec::new();
-    match waited {
-        Ok(()) => {
-            checks.push(Check::pass(
-                "rollout",
-                format!("PRIMARY deployment on {task_definition_arn} COMPLETED"),
-            ));
-            checks.extend(
-                verify_live(
-                    &prepared.aws,
-                    &loaded,
-                    &prepared.env_name,
-                    env,
-                    Some(&prepared.tag),
-                    &smoke,
-                    args.skip_gates,
-                    &log,
-                )
-                .await?,
-            );
-        }
-        Err(check) => checks.push(check),
-    }
-
-    let mut report = Report::new(
-        "deploy",
-        &prepared.env_name,
-        &env.cluster,
-        &env.service,
-        checks,
-    );
-    report.task_definition = Some(task_definition_arn);
-    report.changes = changes;
-    emit_report(&report, args.format)?;
-    Ok(exit_code(report.verdict))
-}
-
-async fn cleanup_revision(aws: &Aws, arn: &str, log: &ProgressLog) {
-    match aws.deregister_task_definition(arn).await {
-        Ok(()) => log.line(&format!(
-            "deregistered {arn}, which no service uses, after the failure"
-        )),
-        Err(error) => log.line(&format!(
-            "could not deregister {arn} after the failure: {error:#}; deregister it by hand"
-        )),
-    }
-}
-
-/// Waits until the rollout completes; a failure is returned as the
-/// `rollout` check with the service's latest events and stopped-task
-/// reasons as details.
-#[allow(clippy::too_many_arguments)]
-async fn wait_for_rollout(
-    aws: &Aws,
-    env: &Environment,
-    ours: &str,
-    deployment: Option<&str>,
-    deadline: Duration,
-    poll_interval: Duration,
-    before: &ServiceView,
-    log: &ProgressLog,
-) -> Result<(), Check> {
-    let started = Instant::now();
-    let mut seen_events: std::collections::BTreeSet<String> =
-        before.events.iter().map(|e| e.id.clone()).collect();
-    let mut last_stage = String::new();
-    let mut last_view: ServiceView;
-    loop {
-        let view = match aws.describe_service(&env.cluster, &env.service).await {
-            Ok(view) => view,
-            Err(error) => {
-                return Err(Check::fail(
-                    "rollout",
-                    format!("cannot follow the rollout: {error:#}"),
-                ));
-            }
-        };
-        for event in view.events.iter().rev() {
-            if seen_events.insert(event.id.clone()) {
-                log.line(&format!("event: {}", event.message));
-            }
-        }
-        let progress = assess(&view, ours, deployment);
-        match progress {
-            Progress::Completed => {
-                log.line(&format!(
-                    "rollout completed after {:.1} s",
-                    started.elapsed().as_secs_f64()
-                ));
-                return Ok(());
-            }
-            Progress::Failed(reason) => {
-                let details = failure_details(aws, env, &view, deployment).await;
-                return Err(Check::fail("rollout", reason).with_details(details));
-            }
-            Progress::Waiting(stage) => {
-                if stage != last_stage {
-                    log.line(&format!(
-                        "[{:>5.1}s] {stage}",
-                        started.elapsed().as_secs_f64()
-                    ));
-                    last_stage = stage;
-                }
-            }
-        }
-        last_view = view;
-        if started.elapsed() + poll_interval > deadline {
-            break;
-        }
-        tokio::time::sleep(poll_interval).await;
-    }
-    let details = failure_details(aws, env, &last_view, deployment).await;
-    Err(Check::fail(
-        "rollout",
-        format!(
-            "not complete after {:.0} s, stuck at: {last_stage}",
-            deadline.as_secs_f64()
-        ),
-    )
-    .with_details(details))
-}
-
-async fn failure_details(
-    aws: &Aws,
-    env: &Environment,
-    view: &ServiceView,
-    deployment: Option<&str>,
-) -> Vec<String> {
-    let mut details: Vec<String> = view
-        .events
-        .iter()
-        .take(5)
-        .map(|e| format!("event: {}", e.message))
-        .collect();
-    match aws
-        .deployment_tasks(&env.cluster, &env.service, deployment, true)
-        .await
-    {
-        Ok((_, _, reasons)) => {
-            details.extend(reasons.into_iter().take(10).map(|r| format!("stopped {r}")));
-        }
-        Err(error) => details.push(format!("stopped tasks unavailable: {error:#}")),
-    }
-    details
-}
-
 /// `greenlight verify`.
 pub async fn verify_command(config_path: Option<&Path>, args: &VerifyArgs) -> Result<u8> {
     let mut loaded = load_config(config_path)?;
@@ -547,13 +331,13 @@ pub async fn verify_command(config_path: Option<&Path>, args: &VerifyArgs) -> Re
     Ok(exit_code(report.verdict))
 }
 
-fn apply_smoke_overrides(loaded: &mut Loaded, args: &SmokeArgs) {
+pub(crate) fn apply_smoke_overrides(loaded: &mut Loaded, args: &SmokeArgs) {
     if let Some(deadline) = args.smoke_deadline {
         loaded.config.smoke.deadline = deadline;
     }
 }
 
-fn smoke_client(args: &SmokeArgs) -> Result<SmokeClient> {
+pub(crate) fn smoke_client(args: &SmokeArgs) -> Result<SmokeClient> {
     SmokeClient::new(SmokeClientOptions {
         connect_to: args.connect_to.clone(),
         ca_file: args.ca_file.clone(),
@@ -564,7 +348,7 @@ fn smoke_client(args: &SmokeArgs) -> Result<SmokeClient> {
 
 /// Runs the definition of done against what is live now.
 #[allow(clippy::too_many_arguments)]
-async fn verify_live(
+pub(crate) async fn verify_live(
     aws: &Aws,
     loaded: &Loaded,
     env_name: &str,
@@ -697,7 +481,7 @@ async fn smoke_check(
     }
 }
 
-fn emit_report(report: &Report, format: ReportFormat) -> Result<()> {
+pub(crate) fn emit_report(report: &Report, format: ReportFormat) -> Result<()> {
     let text = match format {
         ReportFormat::Text => to_text(report),
         ReportFormat::Json => to_json(report),
@@ -716,7 +500,7 @@ fn emit_report(report: &Report, format: ReportFormat) -> Result<()> {
     Ok(())
 }
 
-fn exit_code(verdict: Verdict) -> u8 {
+pub(crate) fn exit_code(verdict: Verdict) -> u8 {
     match verdict {
         Verdict::Green => 0,
         Verdict::Red => 1,

@@ -5,8 +5,10 @@ mod aws;
 mod cli;
 mod commands;
 mod context;
+mod deploy;
 mod gates;
 mod guard_cmd;
+mod interrupt;
 mod progress;
 mod smoke;
 
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Render(args) => commands::render_command(config, args),
             Command::Plan(args) => commands::plan_command(config, args, color).await,
-            Command::Deploy(args) => commands::deploy_command(config, args).await,
+            Command::Deploy(args) => deploy::deploy_command(config, args).await,
             Command::Verify(args) => commands::verify_command(config, args).await,
             Command::Guard(args) => guard_cmd::guard_command(config, args).await,
         }

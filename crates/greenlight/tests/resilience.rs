@@ -1,0 +1,175 @@
+//! Deploys that race, fail after the rollout, or get interrupted.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{Testbed, fast_config, run};
+
+fn live_task_definition(testbed: &Testbed) -> String {
+    testbed.boto3(
+        "svc = ecs.describe_services(cluster='afu9-cluster', services=['afu9-control-center-staging'])['services'][0]\n\
+         print(svc['taskDefinition'])",
+    )
+}
+
+#[test]
+fn rollback_on_failure_restores_previous_revision() {
+    let testbed = Testbed::start(&["--runner-health", "UNHEALTHY"]);
+    let config = fast_config(&testbed);
+    let before = live_task_definition(&testbed);
+    let deploy = run(testbed.greenlight(&config).args([
+        "deploy",
+        "--env",
+        "staging",
+        "--tag",
+        "abc1234",
+        "--skip-gates",
+        "--rollback-on-failure",
+    ]));
+    assert_eq!(deploy.code, 1, "{}\n{}", deploy.stdout, deploy.stderr);
+    assert!(
+        deploy.stdout.contains("FAIL  healthy:mcp-runner"),
+        "{}",
+        deploy.stdout
+    );
+    assert!(
+        deploy.stdout.contains("pass  rollback"),
+        "{}",
+        deploy.stdout
+    );
+    assert!(
+        deploy.stdout.contains(&format!("service back on {before}")),
+        "{}",
+        deploy.stdout
+    );
+    assert!(
+        deploy.stdout.trim_end().ends_with("RED"),
+        "a rollback is never GREEN"
+    );
+    assert_eq!(live_task_definition(&testbed), before);
+}
+
+#[test]
+fn rollback_after_circuit_breaker_is_not_repeated() {
+    let testbed = Testbed::start(&["--rollout", "rollback"]);
+    let config = fast_config(&testbed);
+    let deploy = run(testbed.greenlight(&config).args([
+        "deploy",
+        "--env",
+        "staging",
+        "--tag",
+        "abc1234",
+        "--rollback-on-failure",
+    ]));
+    assert_eq!(deploy.code, 1, "{}", deploy.stdout);
+    assert!(
+        deploy
+            .stdout
+            .contains("ECS already rolled the service back"),
+        "{}",
+        deploy.stdout
+    );
+    let updates = testbed
+        .operations()
+        .into_iter()
+        .filter(|o| o == "ecs:UpdateService")
+        .count();
+    assert_eq!(
+        updates, 1,
+        "no second UpdateService after the circuit breaker"
+    );
+}
+
+#[test]
+fn foreign_deployment_while_waiting_fails() {
+    let testbed = Testbed::start(&[]);
+    testbed.control("POST", "behaviour", Some(&json!({"rollout_seconds": 6.0})));
+    let config = fast_config(&testbed);
+    let mut child = testbed
+        .greenlight(&config)
+        .args([
+            "deploy",
+            "--env",
+            "staging",
+            "--tag",
+            "abc1234",
+            "--skip-gates",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn greenlight");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        let updated = line.contains("updated service");
+        seen.push(line);
+        if updated {
+            break;
+        }
+    }
+    testbed.control(
+        "POST",
+        "external-deployment",
+        Some(&json!({"service": "afu9-control-center-staging"})),
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let output = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{seen:?}\n{rest:?}"
+    );
+    assert!(stdout.contains("another deployment"), "{stdout}");
+}
+
+#[test]
+fn sigterm_while_waiting_announces_state() {
+    let testbed = Testbed::start(&["--rollout", "stuck"]);
+    let config = fast_config(&testbed);
+    let mut child = testbed
+        .greenlight(&config)
+        .args(["deploy", "--env", "staging", "--tag", "abc1234"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn greenlight");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        if line.expect("line").contains("starting tasks") {
+            break;
+        }
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let started = Instant::now();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stopped promptly"
+    );
+    let stderr = rest.join("\n");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("interrupted: greenlight stopped waiting"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("next: `greenlight verify --env staging --tag abc1234`"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("interrupted while waiting"), "{stdout}");
+}
