@@ -177,7 +177,7 @@ class MotoServer:
     so `wait_ready()` relaunches a moto_server that exits early on a new port.
     NOTE: if another server took the port first, its reply can pass the
     readiness probe before this moto_server exits. The main loop then stops
-    the testbed with status 1 as soon as it sees moto_server gone.
+    the testbed with status 1 as soon as it detects that moto_server exited.
     """
 
     def __init__(self, executable: str, state_dir: str) -> None:
@@ -461,6 +461,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     servers: list = []
     try:
         ready = start_testbed(args, state_dir, moto, servers, stop)
+        if stop.is_set():
+            LOG.info("stop requested during start-up; not writing %s", ready_file)
+            return 0
         write_json_atomically(ready_file, ready)
         LOG.info("testbed ready in %.2f s: proxy %s", time.monotonic() - started, ready["aws_endpoint"])
         while not stop.wait(0.5):
