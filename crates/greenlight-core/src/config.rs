@@ -40,6 +40,23 @@ pub struct Config {
     pub gates: Vec<Gate>,
     #[serde(default)]
     pub rollout: Rollout,
+    #[serde(default)]
+    pub lint: LintSettings,
+}
+
+/// Settings of `greenlight lint`, merged with its command-line options.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintSettings {
+    /// Rule identifiers to skip everywhere.
+    #[serde(default)]
+    pub ignore_rules: Vec<String>,
+    /// Glob patterns of paths to skip.
+    #[serde(default)]
+    pub ignore_paths: Vec<String>,
+    /// Treat every bash step as running under `set -u`.
+    #[serde(default)]
+    pub assume_nounset: bool,
 }
 
 /// One deploy target.

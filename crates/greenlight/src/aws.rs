@@ -355,9 +355,10 @@ impl Aws {
         let mut stopped_reasons = Vec::new();
         for task in described.tasks() {
             if let (Some(wanted), Some(started_by)) = (deployment, task.started_by())
-                && wanted != started_by {
-                    continue;
-                }
+                && wanted != started_by
+            {
+                continue;
+            }
             let task_arn = task.task_arn().unwrap_or_default().to_string();
             if let Some(reason) = task.stopped_reason() {
                 stopped_reasons.push(format!(
@@ -376,13 +377,12 @@ impl Aws {
                         .map(|h| h.as_str().to_string())
                         .unwrap_or_else(|| "UNKNOWN".into()),
                 });
-                if stopped
-                    && let Some(reason) = container.reason() {
-                        stopped_reasons.push(format!(
-                            "  container {}: {reason}",
-                            container.name().unwrap_or_default()
-                        ));
-                    }
+                if stopped && let Some(reason) = container.reason() {
+                    stopped_reasons.push(format!(
+                        "  container {}: {reason}",
+                        container.name().unwrap_or_default()
+                    ));
+                }
             }
             tasks.push(task_arn);
         }
@@ -432,9 +432,10 @@ impl Intercept for CaptureBody {
     ) -> Result<(), BoxError> {
         let response = context.response();
         if response.status().is_success()
-            && let (Some(bytes), Ok(mut slot)) = (response.body().bytes(), self.0.lock()) {
-                *slot = Some(bytes.to_vec());
-            }
+            && let (Some(bytes), Ok(mut slot)) = (response.body().bytes(), self.0.lock())
+        {
+            *slot = Some(bytes.to_vec());
+        }
         Ok(())
     }
 }

@@ -48,6 +48,15 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Lint workflows, composite actions and shell scripts (offline)
+    #[command(after_help = "Examples:
+  greenlight lint
+  greenlight lint .github/workflows/deploy.yml --format github
+  greenlight lint --config greenlight.toml --format sarif > lint.sarif
+
+Exit codes: 0 no findings, 1 findings, 2 usage error or unreadable input")]
+    Lint(greenlight_lint::LintArgs),
+
     /// Render a described task definition into a registrable one (offline)
     #[command(after_help = "Examples:
   aws ecs describe-task-definition --task-definition web > described.json

@@ -9,6 +9,7 @@ mod deploy;
 mod gates;
 mod guard_cmd;
 mod interrupt;
+mod lint_cmd;
 mod progress;
 mod smoke;
 
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
     let config = cli.config.as_deref();
     let outcome = runtime.block_on(async {
         match &cli.command {
+            Command::Lint(args) => lint_cmd::lint_command(config, args, color),
             Command::Render(args) => commands::render_command(config, args),
             Command::Plan(args) => commands::plan_command(config, args, color).await,
             Command::Deploy(args) => deploy::deploy_command(config, args).await,
