@@ -50,6 +50,7 @@ CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_r
 FAULT_KINDS = ("throttle", "5xx", "slow", "drop", "malformed")
 # Delay of a "slow" fault unless the fault sets delay_seconds.
 DEFAULT_SLOW_SECONDS = 30.0
+# XML namespace of STS responses: an identifier in the body, never fetched.
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 

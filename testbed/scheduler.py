@@ -183,7 +183,7 @@ class Task:
             "launchType": "FARGATE",
             "platformVersion": "1.4.0",
             "platformFamily": "Linux",
-            "availabilityZone": "eu-central-1a",
+            "availabilityZone": self.arn.split(":")[3] + "a",
             "connectivity": "CONNECTED",
             "connectivityAt": self.created_at,
             "cpu": self.cpu,

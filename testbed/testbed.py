@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -35,6 +35,9 @@ if HERE not in sys.path:
 from proxy import AwsProxy  # noqa: E402 - after the path setup above
 from scheduler import ROLLOUT_VALUES, RUNNER_HEALTH_VALUES, Behaviour, Scheduler  # noqa: E402
 from seeding import SCENARIOS, SeedResult, seed_ecs, seed_secrets  # noqa: E402
+
+if TYPE_CHECKING:
+    from smoke import SmokeConfig
 
 LOG = logging.getLogger("testbed")
 
@@ -111,7 +114,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return args
 
 
-def smoke_config_from(args: argparse.Namespace):
+def smoke_config_from(args: argparse.Namespace) -> "SmokeConfig":
     from smoke import SmokeConfig
 
     config = SmokeConfig(
