@@ -37,7 +37,7 @@ pub struct ImageExpectation {
     pub repository: String,
 }
 
-/// What to lint and how.
+/// Inputs and settings of one lint run.
 #[derive(Debug, Clone, Default)]
 pub struct LintOptions {
     /// Files or folders. Empty means the current repository's workflows,

@@ -58,8 +58,8 @@ pub fn classify_shell(value: &str) -> ShellKind {
     ShellKind::Posix { nounset }
 }
 
-/// Whether a script can read a variable or write `$GITHUB_ENV`: bash
-/// reads variables only through `$`, arithmetic (`((`, `let`) and `-v`
+/// Checks whether a script can read a variable. bash reads variables
+/// only through `$`, arithmetic (`((`, `let`) and `-v`
 /// tests. Scripts without any of them are not parsed, which saves most of
 /// the time on workflows of short commands.
 fn may_read_variables(script: &str) -> bool {
@@ -69,7 +69,7 @@ fn may_read_variables(script: &str) -> bool {
         || script.contains("-v")
 }
 
-/// Whether a script names the `$GITHUB_ENV` file, directly or through
+/// Checks whether a script names the `$GITHUB_ENV` file, directly or through
 /// `${{ github.env }}`.
 pub fn writes_env_file(script: &str) -> bool {
     script.contains("GITHUB_ENV") || script.contains("github.env")

@@ -46,7 +46,8 @@ fn corpus_lints_without_surprises() {
             report.findings
         );
         for finding in &report.findings {
-            assert!(finding.line >= 1 && finding.column >= 1);
+            assert!(finding.line >= 1, "{finding:?}");
+            assert!(finding.column >= 1, "{finding:?}");
             *totals
                 .entry(format!("{} {}", finding.rule, finding.severity.as_str()))
                 .or_insert(0) += 1;

@@ -17,7 +17,7 @@ use crate::finding::Finding;
 use crate::model::{CompositeAction, Job, Workflow};
 use crate::source::SourceFile;
 
-/// What every hook receives about the file and the run.
+/// Data every hook receives about the file and the run.
 pub struct Context<'a> {
     pub file: &'a SourceFile,
     /// Treat every bash step as if it ran under `set -u`.
@@ -33,7 +33,7 @@ pub trait Rule: Sync {
     /// Identifier used in output, suppressions and ignore lists.
     fn id(&self) -> &'static str;
 
-    /// One sentence that says what the rule reports.
+    /// One sentence that states what the rule reports.
     fn description(&self) -> &'static str;
 
     /// Checks the raw text of any input file (workflow, action, script or

@@ -80,7 +80,7 @@ impl Rule for UnbuiltImage {
 struct Push {
     /// Repository path without registry host, tag or digest.
     repository: String,
-    /// Where to point a finding about the workflow's builds.
+    /// Span that a finding about the workflow's builds points at.
     anchor: Option<Span>,
     from_matrix: bool,
 }

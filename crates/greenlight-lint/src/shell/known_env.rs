@@ -212,11 +212,11 @@ pub fn exported_by_action(uses: &str) -> &'static [&'static str] {
     }
 }
 
-/// Whether an action may set arbitrary variables for later steps, so any
-/// name may be set after it: actions that load a dotenv file or export
-/// slugs, and local actions (`uses: ./path`) of the same repository, whose
-/// code this linter does not read. Other third-party actions are assumed
-/// to export nothing beyond [`exported_by_action`].
+/// Checks whether an action may set any variable for later steps. That
+/// covers actions that load a dotenv file or export slugs, and local
+/// actions (`uses: ./path`), whose code this linter does not read. Other
+/// third-party actions are assumed to export nothing beyond
+/// [`exported_by_action`].
 pub fn action_exports_unknown(uses: &str) -> bool {
     let action = uses.split('@').next().unwrap_or("").to_ascii_lowercase();
     action.starts_with("./")

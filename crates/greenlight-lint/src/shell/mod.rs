@@ -121,7 +121,7 @@ fn unescape(word: &str) -> String {
     out
 }
 
-/// Whether `name` is a valid shell variable name.
+/// Checks whether `name` is a valid shell variable name.
 pub fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
