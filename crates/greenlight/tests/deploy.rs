@@ -418,3 +418,104 @@ fn smoke_key_never_appears_in_output() {
     let text = std::fs::read_to_string(&summary).expect("summary");
     assert!(!text.contains(&key), "key leaked into the step summary");
 }
+
+#[test]
+fn plan_shows_diff_and_changes_nothing() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    let plan = run(testbed
+        .greenlight(&config)
+        .args(["plan", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("+++ rendered"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("afu9/mcp-runner:abc1234"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("change: control-center: secret AFU9_SMOKE_KEY valueFrom"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stdout.contains("\u{1b}["),
+        "no colour when stdout is not a terminal"
+    );
+    assert_eq!(changed_anything(&testbed), Vec::<String>::new());
+}
+
+#[test]
+fn plain_http_smoke_only_to_loopback() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    let http_port = testbed.info["smoke_http_port"].as_u64().expect("http port");
+    let deploy = run(testbed
+        .greenlight(&config)
+        .env(
+            "GREENLIGHT_CONNECT_TO",
+            format!("stage.afu-9.com:80:127.0.0.1:{http_port}"),
+        )
+        .args([
+            "deploy",
+            "--env",
+            "staging",
+            "--tag",
+            "abc1234",
+            "--skip-gates",
+            "--plain-http",
+        ]));
+    assert_eq!(deploy.code, 0, "{}\n{}", deploy.stdout, deploy.stderr);
+    assert!(
+        deploy
+            .stdout
+            .contains("GET http://stage.afu-9.com/api/timeline/chain"),
+        "{}",
+        deploy.stdout
+    );
+
+    let verify = run(testbed
+        .greenlight(&config)
+        .env("GREENLIGHT_CONNECT_TO", "stage.afu-9.com:80:192.0.2.10:80")
+        .args([
+            "verify",
+            "--env",
+            "staging",
+            "--plain-http",
+            "--skip-gates",
+            "--smoke-deadline",
+            "1s",
+        ]));
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(
+        verify
+            .stdout
+            .contains("plain HTTP is allowed only to loopback"),
+        "{}",
+        verify.stdout
+    );
+}
+
+#[test]
+fn smoke_with_untrusted_certificate_fails() {
+    let testbed = Testbed::start(&[]);
+    let config = fast_config(&testbed);
+    let verify = run(testbed
+        .greenlight(&config)
+        .env_remove("GREENLIGHT_CA_FILE")
+        .args([
+            "verify",
+            "--env",
+            "staging",
+            "--skip-gates",
+            "--smoke-deadline",
+            "1s",
+        ]));
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(
+        verify.stdout.contains("TLS handshake with stage.afu-9.com"),
+        "{}",
+        verify.stdout
+    );
+}
