@@ -42,7 +42,50 @@ pub struct Config {
     pub rollout: Rollout,
     #[serde(default)]
     pub lint: LintSettings,
+    #[serde(default)]
+    pub aws: AwsSettings,
 }
+
+/// Timeouts and retries of every AWS call.
+///
+/// The SDK applies no read or operation timeout of its own, so a server
+/// that accepts a connection and never answers would hold a call for a
+/// long time; each of these bounds one part of a call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    /// Time allowed to open the TCP (and TLS) connection.
+    #[serde(default = "default_connect_timeout", with = "duration_text")]
+    pub connect_timeout: Duration,
+    /// Time allowed between two reads of a response.
+    #[serde(default = "default_read_timeout", with = "duration_text")]
+    pub read_timeout: Duration,
+    /// Time allowed for one attempt, from sending to the parsed response.
+    #[serde(default = "default_attempt_timeout", with = "duration_text")]
+    pub attempt_timeout: Duration,
+    /// Time allowed for one operation, with all its attempts and backoff.
+    #[serde(default = "default_operation_timeout", with = "duration_text")]
+    pub operation_timeout: Duration,
+    /// Attempts per operation, the first one included (standard retry mode).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            connect_timeout: default_connect_timeout(),
+            read_timeout: default_read_timeout(),
+            attempt_timeout: default_attempt_timeout(),
+            operation_timeout: default_operation_timeout(),
+            max_attempts: default_max_attempts(),
+        }
+    }
+}
+
+/// The largest `aws.max_attempts`: more attempts mostly lengthen an outage
+/// that the operation timeout ends anyway.
+pub const MAX_AWS_ATTEMPTS: u32 = 10;
 
 /// Settings of `greenlight lint`, merged with its command-line options.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -205,6 +248,26 @@ fn default_poll_interval() -> Duration {
     Duration::from_secs(2)
 }
 
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(3)
+}
+
+fn default_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_attempt_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+
+fn default_operation_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_max_attempts() -> u32 {
+    4
+}
+
 /// A configuration that could not be read or is inconsistent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -335,6 +398,8 @@ impl Config {
             }
         }
 
+        self.validate_aws(&mut push);
+
         for (env_name, env) in &self.environments {
             if env.hosts.is_empty() {
                 push(
@@ -365,6 +430,43 @@ impl Config {
             }
         }
         errors
+    }
+
+    fn validate_aws(&self, push: &mut impl FnMut(String, String)) {
+        let aws = &self.aws;
+        let timeouts = [
+            ("aws.connect_timeout", aws.connect_timeout),
+            ("aws.read_timeout", aws.read_timeout),
+            ("aws.attempt_timeout", aws.attempt_timeout),
+            ("aws.operation_timeout", aws.operation_timeout),
+        ];
+        for (key, value) in timeouts {
+            if value.is_zero() {
+                push(
+                    key.into(),
+                    "must be longer than zero; a zero timeout fails every call".into(),
+                );
+            }
+        }
+        if aws.attempt_timeout > aws.operation_timeout {
+            push(
+                "aws.attempt_timeout".into(),
+                format!(
+                    "{:?} is longer than aws.operation_timeout ({:?}), so no attempt could \
+                     use it; shorten it or lengthen the operation timeout",
+                    aws.attempt_timeout, aws.operation_timeout
+                ),
+            );
+        }
+        if !(1..=MAX_AWS_ATTEMPTS).contains(&aws.max_attempts) {
+            push(
+                "aws.max_attempts".into(),
+                format!(
+                    "{} is out of range; give 1 (no retry) to {MAX_AWS_ATTEMPTS}",
+                    aws.max_attempts
+                ),
+            );
+        }
     }
 
     fn check_secret_key(
@@ -530,6 +632,54 @@ header = "x-key"
         let text = format!("{MINIMAL}\n[[containers]]\nname = \"web\"\nrepository = \"x/y\"\n");
         let errors = Config::parse(&text).expect_err("duplicate");
         assert_eq!(errors[0].key, "containers[1].name");
+    }
+
+    #[test]
+    fn aws_settings_default_when_absent() {
+        let config = Config::parse(MINIMAL).expect("valid");
+        assert_eq!(config.aws.connect_timeout, Duration::from_secs(3));
+        assert_eq!(config.aws.read_timeout, Duration::from_secs(10));
+        assert_eq!(config.aws.attempt_timeout, Duration::from_secs(15));
+        assert_eq!(config.aws.operation_timeout, Duration::from_secs(60));
+        assert_eq!(config.aws.max_attempts, 4);
+    }
+
+    #[test]
+    fn aws_settings_parse() {
+        let text = format!(
+            "{MINIMAL}\n[aws]\nconnect_timeout = \"1s\"\nread_timeout = \"2s\"\n\
+             attempt_timeout = \"500ms\"\noperation_timeout = \"5s\"\nmax_attempts = 2\n"
+        );
+        let config = Config::parse(&text).expect("valid");
+        assert_eq!(config.aws.connect_timeout, Duration::from_secs(1));
+        assert_eq!(config.aws.read_timeout, Duration::from_secs(2));
+        assert_eq!(config.aws.attempt_timeout, Duration::from_millis(500));
+        assert_eq!(config.aws.operation_timeout, Duration::from_secs(5));
+        assert_eq!(config.aws.max_attempts, 2);
+    }
+
+    #[test]
+    fn aws_unknown_key_is_named() {
+        let text = format!("{MINIMAL}\n[aws]\nretries = 3\n");
+        let errors = Config::parse(&text).expect_err("unknown key");
+        assert!(errors[0].message.contains("retries"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn aws_bad_values_are_named() {
+        let text = format!("{MINIMAL}\n[aws]\nmax_attempts = 0\nconnect_timeout = \"0s\"\n");
+        let errors = Config::parse(&text).expect_err("bad values");
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"aws.max_attempts"), "{keys:?}");
+        assert!(keys.contains(&"aws.connect_timeout"), "{keys:?}");
+
+        let text = format!("{MINIMAL}\n[aws]\nattempt_timeout = \"2m\"\n");
+        let errors = Config::parse(&text).expect_err("attempt past operation");
+        assert_eq!(errors[0].key, "aws.attempt_timeout");
+
+        let text = format!("{MINIMAL}\n[aws]\nread_timeout = \"soon\"\n");
+        let errors = Config::parse(&text).expect_err("not a duration");
+        assert!(errors[0].message.contains("soon"), "{}", errors[0]);
     }
 
     #[test]

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::BehaviorVersion;
@@ -27,6 +26,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use greenlight_core::config::AwsSettings;
 use greenlight_core::rollout::{DeploymentView, EventView, ServiceView};
 use greenlight_core::secret::SecretValue;
 use greenlight_core::verify::ContainerObservation;
@@ -40,22 +40,23 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
 }
 
-/// Loads the standard credential and region chain with explicit timeouts.
+/// Loads the standard credential and region chain with explicit timeouts
+/// and retries from the `[aws]` table.
 ///
 /// Without them, a server that accepts the connection and never answers
 /// makes a call hang for a long time: the SDK applies no read or operation
 /// timeout by default.
-pub async fn connect(region: &str) -> Aws {
+pub async fn connect(region: &str, settings: &AwsSettings) -> Aws {
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .read_timeout(Duration::from_secs(10))
-        .operation_attempt_timeout(Duration::from_secs(15))
-        .operation_timeout(Duration::from_secs(60))
+        .connect_timeout(settings.connect_timeout)
+        .read_timeout(settings.read_timeout)
+        .operation_attempt_timeout(settings.attempt_timeout)
+        .operation_timeout(settings.operation_timeout)
         .build();
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(4))
+        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
         .load()
         .await;
     Aws {

@@ -119,7 +119,7 @@ pub(crate) async fn prepare(
     enforce_guard(config, &env_name, &observed_values)?;
 
     let region = config.region_of(env).to_string();
-    let aws = connect(&region).await;
+    let aws = connect(&region, &config.aws).await;
     check_caller(&aws, config, &env_name, &region).await?;
 
     let service = aws.describe_service(&env.cluster, &env.service).await?;
@@ -307,7 +307,7 @@ pub async fn verify_command(config_path: Option<&Path>, args: &VerifyArgs) -> Re
     }
     enforce_guard(config, &env_name, &values)?;
     let region = config.region_of(env).to_string();
-    let aws = connect(&region).await;
+    let aws = connect(&region, &config.aws).await;
     check_caller(&aws, config, &env_name, &region).await?;
     let log = ProgressLog::new();
     let checks = verify_live(
