@@ -233,6 +233,8 @@ class AwsProxy(ThreadingHTTPServer):
     """HTTP server of the proxy, with the state its handlers share: call log, faults, scheduler and moto lookups."""
 
     daemon_threads = True
+    # Listen backlog; socketserver's default of 5 is small for parallel SDK connections.
+    request_queue_size = 64
 
     def __init__(
         self,
@@ -257,6 +259,9 @@ class AwsProxy(ThreadingHTTPServer):
 
 class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # http.server writes headers and body separately, and with Nagle's algorithm
+    # the client's delayed ACK then adds about 40 ms to every response.
+    disable_nagle_algorithm = True
     server: AwsProxy
     timeout = 300
 

@@ -239,6 +239,8 @@ class SmokeServer(ThreadingHTTPServer):
     """Smoke endpoint listener. With `ssl_context` set, each connection does its TLS handshake in its own thread."""
 
     daemon_threads = True
+    # Listen backlog; socketserver's default of 5 is small for parallel SDK connections.
+    request_queue_size = 64
 
     def __init__(
         self,
@@ -272,6 +274,9 @@ class SmokeServer(ThreadingHTTPServer):
 
 class SmokeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # http.server writes headers and body separately, and with Nagle's algorithm
+    # the client's delayed ACK then adds about 40 ms to every response.
+    disable_nagle_algorithm = True
     server: SmokeServer
     timeout = 30
 

@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -383,6 +384,24 @@ class CallLogAndFaultTest(TestbedCase):
         self.testbed.ecs.list_clusters()
         _, entries = self.testbed.control("GET", "calls?operation=ecs:*")
         self.assertEqual([e["operation"] for e in entries], ["ecs:ListClusters"])
+
+    def test_concurrent_requests_all_logged(self) -> None:
+        errors: list[Exception] = []
+
+        def describe_five_times() -> None:
+            try:
+                for _ in range(5):
+                    self.testbed.service(STAGING)
+            except Exception as error:  # Collected and asserted below.
+                errors.append(error)
+
+        threads = [threading.Thread(target=describe_five_times) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertEqual(errors, [])
+        self.assertEqual(self.testbed.calls().count("ecs:DescribeServices"), 100)
 
     def test_throttle_fires_given_times(self) -> None:
         fault = {"operation": "ecs:DescribeServices", "fault": "throttle", "times": 2}
