@@ -173,14 +173,7 @@ async fn check_caller(aws: &Aws, config: &Config, env_name: &str, region: &str) 
     }
     let account = aws.caller_account().await?;
     let violations = check_account(&policy, env_name, &account, region);
-    if violations.is_empty() {
-        return Ok(());
-    }
-    let lines: Vec<String> = violations.iter().map(|v| format!("  {v}")).collect();
-    Err(input_error(format!(
-        "the environment guard rejected this {env_name} run; nothing was changed:\n{}",
-        lines.join("\n")
-    )))
+    crate::context::reject_violations(env_name, &violations)
 }
 
 async fn resolve_secrets(

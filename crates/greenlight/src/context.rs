@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use greenlight_core::config::{Config, Environment};
-use greenlight_core::guard::{GuardPolicy, Observed, check, select_environment, validate_policy};
+use greenlight_core::guard::{
+    GuardPolicy, Observed, Violation, check, select_environment, validate_policy,
+};
 
 /// An error in the user's input: exit code 2, and nothing was changed.
 #[derive(Debug)]
@@ -102,7 +104,11 @@ pub fn select<'a>(
 /// Runs the environment guard over everything a run uses and sends.
 pub fn enforce_guard(config: &Config, target: &str, observed: &[Observed]) -> anyhow::Result<()> {
     let policy = guard_policy(config);
-    let violations = check(&policy, target, observed);
+    reject_violations(target, &check(&policy, target, observed))
+}
+
+/// Turns guard violations into one input error that lists them all.
+pub fn reject_violations(target: &str, violations: &[Violation]) -> anyhow::Result<()> {
     if violations.is_empty() {
         return Ok(());
     }
