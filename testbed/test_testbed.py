@@ -609,6 +609,24 @@ class RolloutTest(TestbedCase):
         self.assertEqual(container(task, "control-center")["healthStatus"], "HEALTHY")
         self.assertEqual(task["healthStatus"], "HEALTHY")
 
+    def test_unhealthy_essential_runner_rolls_back(self) -> None:
+        stable = self.testbed.service(STAGING)["taskDefinition"]
+        current = self.testbed.task_definition(stable)
+        definition = {key: copy.deepcopy(current[key]) for key in REGISTER_FIELDS if key in current}
+        for container_definition in definition["containerDefinitions"]:
+            if container_definition["name"] == "mcp-runner":
+                container_definition["essential"] = True
+        revision = self.testbed.ecs.register_task_definition(**definition)["taskDefinition"]["taskDefinitionArn"]
+        self.testbed.control("POST", "behaviour", {"runner_health": "UNHEALTHY"})
+        self.testbed.ecs.update_service(cluster=CLUSTER, service=STAGING, taskDefinition=revision)
+
+        done = self.testbed.wait_for_completed(STAGING)
+        self.assertEqual(done["taskDefinition"], stable)
+        stopped = [t for t in self.testbed.tasks(STAGING, "STOPPED") if t["taskDefinitionArn"] == revision]
+        self.assertEqual(len(stopped), 1)
+        self.assertEqual(stopped[0]["healthStatus"], "UNHEALTHY")
+        self.assertEqual(stopped[0]["stoppedReason"], "Task failed container health checks")
+
     def test_runner_none_stays_pending(self) -> None:
         self.testbed.control("POST", "behaviour", {"runner_health": "NONE"})
         self.testbed.ecs.update_service(cluster=CLUSTER, service=STAGING, forceNewDeployment=True)
