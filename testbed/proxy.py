@@ -356,12 +356,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
             raise MotoUnavailable(f"forwarding {self.command} {self.path} to moto_server failed: {error}") from error
         finally:
             connection.close()
-        kept = [
+        response_headers = [
             (name, value)
             for name, value in response.getheaders()
             if name.lower() not in HOP_BY_HOP_HEADERS | MOTO_ONLY_HEADERS
         ]
-        return response.status, kept, payload
+        return response.status, response_headers, payload
 
     def forward_and_send(self, body: bytes, operation: Optional[Operation] = None) -> int:
         try:

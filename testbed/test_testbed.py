@@ -701,7 +701,7 @@ class SmokeTest(TestbedCase):
             cluster=CLUSTER, service=STAGING, taskDefinition=revision, forceNewDeployment=True
         )["service"]["deployments"][0]["id"]
 
-        # While the rollout runs, the old and the new task both answer.
+        # While the rollout runs, the old and the new task both serve requests.
         def new_task_running() -> bool:
             tasks = self.testbed.tasks(STAGING)
             return any(t["startedBy"] == deployment and t["lastStatus"] == "RUNNING" for t in tasks)
