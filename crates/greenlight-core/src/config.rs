@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::arn::looks_like_partial_arn;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Default AWS region of every environment.
@@ -51,20 +52,24 @@ pub struct Config {
 /// The SDK applies no read or operation timeout of its own, so a server
 /// that accepts a connection and never answers would hold a call for a
 /// long time; each of these bounds one part of a call.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsSettings {
     /// Time allowed to open the TCP (and TLS) connection.
     #[serde(default = "default_connect_timeout", with = "duration_text")]
+    #[schemars(with = "String")]
     pub connect_timeout: Duration,
     /// Time allowed between two reads of a response.
     #[serde(default = "default_read_timeout", with = "duration_text")]
+    #[schemars(with = "String")]
     pub read_timeout: Duration,
     /// Time allowed for one attempt, from sending to the parsed response.
     #[serde(default = "default_attempt_timeout", with = "duration_text")]
+    #[schemars(with = "String")]
     pub attempt_timeout: Duration,
     /// Time allowed for one operation, with all its attempts and backoff.
     #[serde(default = "default_operation_timeout", with = "duration_text")]
+    #[schemars(with = "String")]
     pub operation_timeout: Duration,
     /// Attempts per operation, the first one included (standard retry mode).
     #[serde(default = "default_max_attempts")]
@@ -88,7 +93,7 @@ impl Default for AwsSettings {
 pub const MAX_AWS_ATTEMPTS: u32 = 10;
 
 /// Settings of `greenlight lint`, merged with its command-line options.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LintSettings {
     /// Rule identifiers to skip everywhere.
@@ -103,7 +108,7 @@ pub struct LintSettings {
 }
 
 /// One deploy target.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     pub cluster: String,
@@ -125,7 +130,7 @@ pub struct Environment {
 }
 
 /// A container whose image greenlight rewrites to `<registry>/<repository>:<tag>`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Container {
     pub name: String,
@@ -135,7 +140,7 @@ pub struct Container {
 }
 
 /// How to add a missing sidecar container.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sidecar {
     pub port: u16,
@@ -154,7 +159,7 @@ pub struct Sidecar {
 }
 
 /// A secret injected as an environment variable of a container.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretBinding {
     pub container: String,
@@ -167,7 +172,7 @@ pub struct SecretBinding {
 }
 
 /// The smoke request of the definition of done.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Smoke {
     /// Path and query, appended to `https://<host>`.
@@ -183,14 +188,16 @@ pub struct Smoke {
     pub expected_headers: BTreeMap<String, String>,
     /// How long to retry until the smoke request passes.
     #[serde(default = "default_smoke_deadline", with = "duration_text")]
+    #[schemars(with = "String")]
     pub deadline: Duration,
     /// Timeout of a single request.
     #[serde(default = "default_request_timeout", with = "duration_text")]
+    #[schemars(with = "String")]
     pub request_timeout: Duration,
 }
 
 /// A repository gate command.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gate {
     pub name: String,
@@ -200,18 +207,21 @@ pub struct Gate {
     #[serde(default)]
     pub dir: Option<String>,
     #[serde(default = "default_gate_timeout", with = "duration_text")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
 }
 
 /// Rollout timing.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollout {
     /// How long to wait for the rollout before giving up.
     #[serde(default = "default_rollout_deadline", with = "duration_text")]
+    #[schemars(with = "String")]
     pub deadline: Duration,
     /// Delay between two `DescribeServices` polls.
     #[serde(default = "default_poll_interval", with = "duration_text")]
+    #[schemars(with = "String")]
     pub poll_interval: Duration,
 }
 
@@ -543,7 +553,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 mod duration_text {
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a duration as `parse_duration` reads it back, in the largest
+    /// whole unit. Only the defaults in the generated JSON Schema use it.
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        let millis = value.as_millis();
+        let text = match millis {
+            0 => "0s".to_string(),
+            m if m % 3_600_000 == 0 => format!("{}h", m / 3_600_000),
+            m if m % 60_000 == 0 => format!("{}m", m / 60_000),
+            m if m % 1000 == 0 => format!("{}s", m / 1000),
+            m => format!("{m}ms"),
+        };
+        serializer.serialize_str(&text)
+    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
