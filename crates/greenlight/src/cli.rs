@@ -17,7 +17,11 @@ Exit codes:
 /// Rotation-safe, fail-closed, verified Amazon ECS deploys, and a linter
 /// for the GitHub Actions workflows that run them.
 #[derive(Debug, Parser)]
-#[command(name = "greenlight", version, after_help = EXIT_CODES)]
+#[command(
+    name = "greenlight",
+    version = env!("GREENLIGHT_VERSION"),
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// Configuration file [default: ./greenlight.toml]
     #[arg(long, global = true, env = "GREENLIGHT_CONFIG", value_name = "FILE")]
@@ -31,7 +35,8 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// When to use colour
+    /// When to colour lint findings and the plan diff: auto colours only a
+    /// terminal and honours NO_COLOR
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
@@ -85,6 +90,81 @@ Exit codes: 0 no findings, 1 findings, 2 usage error or unreadable input")]
     #[command(after_help = "Examples:
   greenlight guard --env staging --tag 3f9c2e1")]
     Guard(GuardArgs),
+
+    /// Write a starting greenlight.toml from a live service (read-only)
+    #[command(after_help = "Examples:
+  greenlight init --cluster afu9-cluster --service afu9-control-center-staging
+  greenlight init --cluster web --service web-staging --env staging --region eu-west-1 \\
+      --output greenlight.toml --force
+
+Reads the service and its task definition, writes their containers, image
+repositories, registry and secret names, and marks with TODO what it cannot
+know: hosts, the smoke request and the other environments. An existing file
+is kept unless --force is given.")]
+    Init(InitArgs),
+
+    /// Print a shell completion script on stdout
+    #[command(after_help = "Examples:
+  greenlight completions bash > ~/.local/share/bash-completion/completions/greenlight
+  greenlight completions zsh > \"${fpath[1]}/_greenlight\"
+  greenlight completions fish > ~/.config/fish/completions/greenlight.fish")]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff) on stdout, or write one page per command
+    #[command(after_help = "Examples:
+  greenlight man | man -l -
+  greenlight man --output-dir ~/.local/share/man/man1")]
+    Man(ManArgs),
+
+    /// Print the JSON Schema of greenlight.toml on stdout
+    #[command(after_help = "Examples:
+  greenlight schema > greenlight.schema.json
+
+Editors that use taplo (Even Better TOML) validate and complete the file
+when its first line is:
+  #:schema ./greenlight.schema.json")]
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// ECS cluster of the live service
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: String,
+
+    /// Live ECS service to read
+    #[arg(long, value_name = "SERVICE")]
+    pub service: String,
+
+    /// Name of the environment the service belongs to
+    #[arg(long = "env", value_name = "NAME", default_value = "staging")]
+    pub env: String,
+
+    /// AWS region of the service [default: the SDK's region chain, such as AWS_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// File to write
+    #[arg(long, short, value_name = "FILE", default_value = "greenlight.toml")]
+    pub output: PathBuf,
+
+    /// Overwrite the output file when it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to write the completion script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write greenlight.1 and greenlight-COMMAND.1 into this folder instead of printing greenlight.1
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -479,6 +479,8 @@ pub(crate) fn emit_report(report: &Report, format: ReportFormat) -> Result<()> {
         ReportFormat::Text => to_text(report),
         ReportFormat::Json => to_json(report),
     };
+    // A spinner on the same terminal would be drawn over the report.
+    crate::progress::clear();
     std::io::stdout().write_all(text.as_bytes())?;
     if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY")
         && !path.is_empty()

@@ -7,7 +7,9 @@ mod commands;
 mod context;
 mod deploy;
 mod gates;
+mod generate;
 mod guard_cmd;
+mod init;
 mod interrupt;
 mod lint_cmd;
 mod progress;
@@ -35,14 +37,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     progress::set_quiet(cli.quiet);
 
-    let color = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
-        }
-    };
+    let color = use_color(cli.color);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -64,6 +59,10 @@ fn main() -> ExitCode {
             Command::Deploy(args) => deploy::deploy_command(config, args).await,
             Command::Verify(args) => commands::verify_command(config, args).await,
             Command::Guard(args) => guard_cmd::guard_command(config, args).await,
+            Command::Init(args) => init::init_command(args).await,
+            Command::Completions(args) => generate::completions_command(args),
+            Command::Man(args) => generate::man_command(args),
+            Command::Schema => generate::schema_command(),
         }
     });
     match outcome {
@@ -72,6 +71,21 @@ fn main() -> ExitCode {
             let input = error.downcast_ref::<InputError>().is_some();
             eprintln!("error: {error:#}");
             ExitCode::from(if input { 2 } else { 1 })
+        }
+    }
+}
+
+/// Decides whether stdout gets colour. `--color always` and `never` win;
+/// `auto` colours a terminal unless NO_COLOR is set to a non-empty value
+/// (see no-color.org) or TERM is `dumb`.
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+            !no_color && !dumb && std::io::stdout().is_terminal()
         }
     }
 }
@@ -94,7 +108,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| progress::LogWriter)
         .with_target(false)
         .init();
 }
