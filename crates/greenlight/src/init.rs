@@ -320,7 +320,8 @@ fn write_header(out: &mut String, seen: &LiveService) {
          # Replace every TODO, then check the file with\n\
          #   greenlight plan --env {}\n\
          # Until then the file does not load, so nothing can deploy with it.\n\
-         # Key reference: greenlight schema, or docs/greenlight.schema.json.",
+         # For completion in editors: greenlight schema > greenlight.schema.json,\n\
+         # then make `#:schema ./greenlight.schema.json` the first line.",
         seen.service, seen.cluster, seen.task_definition_arn, seen.env_name
     );
     out.push('\n');
