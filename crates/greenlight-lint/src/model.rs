@@ -59,7 +59,6 @@ pub struct Step {
     pub env: EnvMap,
     /// `with:` inputs of an action step.
     pub with: Vec<(Scalar, Node)>,
-    pub node: Node,
 }
 
 impl Step {
@@ -76,7 +75,6 @@ impl Step {
                 .get("with")
                 .map(|w| w.entries().to_vec())
                 .unwrap_or_default(),
-            node: node.clone(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! `run:` scripts prepared for analysis: shell, parse tree and a map from
 //! script bytes back to the workflow file.
 
+use std::sync::OnceLock;
+
 use tree_sitter::{Parser, Tree};
 
 use crate::model::Step;
@@ -82,23 +84,20 @@ pub struct RunScript {
     pub script: String,
     /// The script as written; byte offsets equal those of `script`.
     pub original: String,
-    /// Byte offset in the workflow file of each script byte, plus the end.
-    pub offsets: Vec<usize>,
+    /// The `run:` scalar, to map script bytes back to the file.
+    run: Scalar,
+    /// Byte offset in the workflow file of each script byte, plus the
+    /// end. Computed on first use, because most scripts have no finding.
+    offsets: OnceLock<Vec<usize>>,
     pub tree: Option<Tree>,
     pub shell: ShellKind,
 }
 
 impl RunScript {
     /// Prepares the `run:` of `step`, or returns `None` when it has none.
-    pub fn prepare(
-        file: &SourceFile,
-        step: &Step,
-        shell: ShellKind,
-        parser: &mut Parser,
-    ) -> Option<Self> {
+    pub fn prepare(step: &Step, shell: ShellKind, parser: &mut Parser) -> Option<Self> {
         let run = step.run.as_ref()?;
         let script = shell::blank_expressions(&run.value);
-        let offsets = value_offsets(&file.text, run);
         let tree = match shell {
             ShellKind::Posix { .. }
                 if may_read_variables(&script) || writes_env_file(&run.value) =>
@@ -111,15 +110,20 @@ impl RunScript {
             step_index: step.index,
             script,
             original: run.value.clone(),
-            offsets,
+            run: run.clone(),
+            offsets: OnceLock::new(),
             tree,
             shell,
         })
     }
 
-    /// Maps a byte range of the script to a byte range of the file.
-    pub fn source_range(&self, start: usize, end: usize) -> (usize, usize) {
-        let at = |i: usize| self.offsets.get(i).copied().unwrap_or(0);
+    /// Maps a byte range of the script to a byte range of `file`, the
+    /// file the script was read from.
+    pub fn source_range(&self, file: &SourceFile, start: usize, end: usize) -> (usize, usize) {
+        let offsets = self
+            .offsets
+            .get_or_init(|| value_offsets(&file.text, &self.run));
+        let at = |i: usize| offsets.get(i).copied().unwrap_or(0);
         let source_start = at(start);
         let source_end = if end > start {
             at(end - 1) + 1

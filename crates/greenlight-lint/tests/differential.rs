@@ -9,6 +9,7 @@ use std::process::Command;
 
 use greenlight_lint::shell::analyze::{ScriptContext, UseKind, analyze};
 use greenlight_lint::shell::new_parser;
+use greenlight_lint::{LintOptions, Severity, lint};
 
 /// Names the generated scripts use; `EXT` is set in the environment.
 /// Every value assigned is a number, because bash evaluates a variable's
@@ -163,4 +164,104 @@ fn errors_match_bash_on_generated_scripts() {
         "only {with_error} scripts failed"
     );
     assert!(with_error < SCRIPTS * 9 / 10, "{with_error} scripts failed");
+}
+
+/// Names the generated workflows use: `W` in the workflow's `env:`, `J` in
+/// the job's, `S` in the first step's (which the second step must not
+/// see), `G` written to `$GITHUB_ENV` by the first step, `T` in the second
+/// step's own `env:`, and `MISSING` nowhere.
+const WORKFLOW_NAMES: &[&str] = &["W", "J", "S", "G", "T", "MISSING", "a"];
+const WORKFLOWS: usize = 150;
+
+fn workflow_statement(rng: &mut Lcg) -> String {
+    let name = WORKFLOW_NAMES[rng.next(WORKFLOW_NAMES.len())];
+    match rng.next(8) {
+        0 => format!("{name}=1"),
+        1 => format!("unset {name}"),
+        2 => format!(": \"${{{name}:-d}}\""),
+        3 => format!(": $(( {name} + 1 ))"),
+        _ => format!(": \"${name}\""),
+    }
+}
+
+/// Builds a two-step workflow whose second step runs `script`, and
+/// returns it with the 1-based line of the script's first line.
+fn two_step_workflow(script: &str) -> (String, usize) {
+    let mut text = String::from(
+        "on: push\nenv:\n  W: '1'\njobs:\n  job:\n    runs-on: ubuntu-latest\n    env:\n      J: '2'\n    steps:\n      - env:\n          S: '3'\n        run: echo \"G=4\" >> \"$GITHUB_ENV\"\n      - env:\n          T: '5'\n        run: |\n",
+    );
+    let first_line = text.matches('\n').count() + 1;
+    for line in script.lines() {
+        text.push_str("          ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    (text, first_line)
+}
+
+#[test]
+fn workflow_errors_match_bash() {
+    if Command::new("bash").arg("-c").arg(":").output().is_err() {
+        eprintln!("skipped: bash is not installed");
+        return;
+    }
+    let dir =
+        std::env::temp_dir().join(format!("greenlight-differential-wf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut rng = Lcg(0xf10);
+    let mut with_error = 0;
+    for index in 0..WORKFLOWS {
+        let mut script = String::from("set -u\n");
+        for _ in 0..(2 + rng.next(6)) {
+            script.push_str(&workflow_statement(&mut rng));
+            script.push('\n');
+        }
+        let (workflow, first_line) = two_step_workflow(&script);
+        let path = dir.join(format!("workflow-{index}.yml"));
+        std::fs::write(&path, &workflow).expect("write workflow");
+        let report = lint(&LintOptions {
+            paths: vec![path],
+            ..LintOptions::default()
+        });
+        let ours = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.line + 1 - first_line)
+            .min();
+
+        // The environment GitHub gives the second step: workflow and job
+        // env, the first step's $GITHUB_ENV write, the step's own env.
+        let script_path = dir.join(format!("step-{index}.sh"));
+        std::fs::write(&script_path, &script).expect("write script");
+        let output = Command::new("bash")
+            .arg(&script_path)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("W", "1")
+            .env("J", "2")
+            .env("G", "4")
+            .env("T", "5")
+            .output()
+            .expect("bash runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let theirs: Option<usize> = stderr
+            .lines()
+            .find(|l| l.contains("unbound variable"))
+            .and_then(|l| l.split(": line ").nth(1))
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse().ok());
+        if theirs.is_some() {
+            with_error += 1;
+        }
+        assert_eq!(
+            ours, theirs,
+            "first error line differs:\n{workflow}\n{stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        with_error > WORKFLOWS / 10,
+        "only {with_error} workflows failed"
+    );
 }

@@ -13,7 +13,8 @@ use crate::run_script::{RunScript, ShellKind, classify_shell, resolve_shell, wri
 use crate::shell::analyze::{ScriptContext, UnsetUse, UseKind, analyze, assigned_names};
 use crate::shell::github_env::writes;
 use crate::shell::known_env::{
-    action_exports_unknown, exported_by_action, not_predefined_reason, predefined,
+    action_exports_unknown, exported_by_action, exported_prefix_by_action, not_predefined_reason,
+    predefined,
 };
 use crate::shell::{self, new_parser, with_parser};
 
@@ -45,7 +46,7 @@ impl Rule for UnboundVariable {
             }
         }
         let parsed = parallel::map(&pending, |(job_index, step, shell)| {
-            with_parser(|parser| RunScript::prepare(cx.file, step, *shell, parser))
+            with_parser(|parser| RunScript::prepare(step, *shell, parser))
                 .flatten()
                 .map(|script| (*job_index, script))
         });
@@ -97,7 +98,7 @@ impl Rule for UnboundVariable {
                 .shell
                 .as_ref()
                 .map_or(ShellKind::Other, |s| classify_shell(&s.value));
-            let Some(script) = RunScript::prepare(cx.file, step, shell, &mut parser) else {
+            let Some(script) = RunScript::prepare(step, shell, &mut parser) else {
                 continue;
             };
             let (ShellKind::Posix { nounset }, Some(tree)) = (script.shell, &script.tree) else {
@@ -126,7 +127,7 @@ impl Rule for UnboundVariable {
                 bash32: false,
             };
             for found in analyze(tree, &script.script, &script_cx) {
-                let (start, end) = script.source_range(found.start, found.end);
+                let (start, end) = script.source_range(cx.file, found.start, found.end);
                 let (message, help) = explain_action_use(&found, step, &assigned);
                 out.push(
                     Finding::at(self.id(), severity(&found), cx.file, start, end, message)
@@ -197,12 +198,15 @@ struct JobScripts {
     dynamic_from: Option<usize>,
     /// The first step that exports each name, for fast lookups.
     first_export: HashMap<String, usize>,
+    /// Name prefixes exported by actions, with the exporting step.
+    prefix_exports: Vec<(usize, &'static str)>,
 }
 
 impl JobScripts {
     /// Collects what each step of `job` exports, from its parsed scripts.
     fn new(job: &Job, scripts: Vec<RunScript>) -> Self {
         let mut exports = Vec::new();
+        let mut prefix_exports = Vec::new();
         let mut dynamic_from = None;
         let mut next_script = scripts.iter().peekable();
         for step in &job.steps {
@@ -210,6 +214,9 @@ impl JobScripts {
                 let names = exported_by_action(&uses.value);
                 if !names.is_empty() {
                     exports.push((step.index, names.iter().map(|n| n.to_string()).collect()));
+                }
+                if let Some(prefix) = exported_prefix_by_action(&uses.value) {
+                    prefix_exports.push((step.index, prefix));
                 }
                 if action_exports_unknown(&uses.value) && dynamic_from.is_none() {
                     dynamic_from = Some(step.index);
@@ -247,13 +254,20 @@ impl JobScripts {
             exports,
             dynamic_from,
             first_export,
+            prefix_exports,
         }
     }
 
     fn exported_before(&self, step_index: usize, name: &str) -> bool {
-        self.first_export
+        let exported = self
+            .first_export
             .get(name)
-            .is_some_and(|first| *first < step_index)
+            .is_some_and(|first| *first < step_index);
+        exported
+            || self
+                .prefix_exports
+                .iter()
+                .any(|(index, prefix)| *index < step_index && name.starts_with(prefix))
     }
 
     fn exporter_at_or_after(&self, step_index: usize, name: &str) -> Option<usize> {
@@ -325,7 +339,7 @@ impl UnboundVariable {
                 .clone()
                 .unwrap_or_else(|| assigned_names(tree, &script.script));
             for found in uses {
-                let (start, end) = script.source_range(found.start, found.end);
+                let (start, end) = script.source_range(cx.file, found.start, found.end);
                 let (message, help) = explain_job_use(
                     &found,
                     &JobUseContext {

@@ -208,18 +208,38 @@ pub fn exported_by_action(uses: &str) -> &'static [&'static str] {
         ],
         "actions/setup-dotnet" => &["DOTNET_ROOT"],
         "azure/login" => &["AZURE_HTTP_USER_AGENT", "AZUREPS_HOST_ENVIRONMENT"],
+        "nrwl/nx-set-shas" => &["NX_BASE", "NX_HEAD"],
+        "pnpm/action-setup" => &["PNPM_HOME"],
         _ => &[],
     }
 }
 
+/// Returns the name prefix of the variables an action exports, for actions
+/// that export a family of names (`docker/metadata-action` sets
+/// `DOCKER_METADATA_OUTPUT_TAGS`, `…_LABELS` and more).
+pub fn exported_prefix_by_action(uses: &str) -> Option<&'static str> {
+    let action = uses.split('@').next().unwrap_or("").to_ascii_lowercase();
+    match action.as_str() {
+        "docker/metadata-action" => Some("DOCKER_METADATA_OUTPUT_"),
+        _ => None,
+    }
+}
+
 /// Checks whether an action may set any variable for later steps. That
-/// covers actions that load a dotenv file or export slugs, and local
-/// actions (`uses: ./path`), whose code this linter does not read. Other
+/// covers actions that export secrets or a dotenv file under names from
+/// their input, actions that export slugs, and local actions
+/// (`uses: ./path`), whose code this linter does not read. Other
 /// third-party actions are assumed to export nothing beyond
 /// [`exported_by_action`].
 pub fn action_exports_unknown(uses: &str) -> bool {
     let action = uses.split('@').next().unwrap_or("").to_ascii_lowercase();
     action.starts_with("./")
+        || matches!(
+            action.as_str(),
+            "aws-actions/aws-secretsmanager-get-secrets"
+                | "hashicorp/vault-action"
+                | "1password/load-secrets-action"
+        )
         || action.contains("dotenv")
         || action.contains("env-vars")
         || action.contains("slug")
