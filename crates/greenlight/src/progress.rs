@@ -51,7 +51,7 @@ impl Progress {
         };
         let spinner = slot.get_or_insert_with(new_spinner);
         spinner.println(&line);
-        spinner.set_message(text.to_string());
+        spinner.set_message(without_elapsed(text).to_string());
     }
 }
 
@@ -96,6 +96,18 @@ impl Write for LogWriter {
     }
 }
 
+/// Drops a leading `[  2.0s] ` from a line, because the spinner shows
+/// its own elapsed time beside the message.
+fn without_elapsed(text: &str) -> &str {
+    match text
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("s] "))
+    {
+        Some((seconds, rest)) if seconds.trim().parse::<f64>().is_ok() => rest,
+        _ => text,
+    }
+}
+
 fn spinner_wanted() -> bool {
     let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
     std::io::stderr().is_terminal() && !dumb
@@ -120,4 +132,16 @@ fn utc_clock() -> String {
         .unwrap_or(0);
     let (hours, minutes, seconds) = ((now / 3600) % 24, (now / 60) % 60, now % 60);
     format!("{hours:02}:{minutes:02}:{seconds:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_prefix_removed() {
+        assert_eq!(without_elapsed("[  2.5s] starting tasks"), "starting tasks");
+        assert_eq!(without_elapsed("[note] starting"), "[note] starting");
+        assert_eq!(without_elapsed("registered x"), "registered x");
+    }
 }
