@@ -34,10 +34,14 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
         }
     };
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(
+        cli.verbose,
+        cli.quiet,
+        use_color(cli.color, &std::io::stderr()),
+    );
     progress::set_quiet(cli.quiet);
 
-    let color = use_color(cli.color);
+    let color = use_color(cli.color, &std::io::stdout());
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -75,24 +79,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// Decides whether stdout gets colour. `--color always` and `never` win;
+/// Decides whether a stream gets colour. `--color always` and `never` win;
 /// `auto` colours a terminal unless NO_COLOR is set to a non-empty value
 /// (see no-color.org) or TERM is `dumb`.
-fn use_color(choice: ColorChoice) -> bool {
+fn use_color(choice: ColorChoice, stream: &impl IsTerminal) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
-            !no_color && !dumb && std::io::stdout().is_terminal()
+            !no_color && !dumb && stream.is_terminal()
         }
     }
 }
 
 /// Sends logs to stderr. The SDK's own crates stay at `warn` below `-vvv`
 /// because at trace level they print request and response bodies.
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, color: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -109,6 +113,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| progress::LogWriter)
+        .with_ansi(color)
         .with_target(false)
         .init();
 }
