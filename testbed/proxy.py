@@ -96,6 +96,10 @@ class MotoUnavailable(RuntimeError):
     """moto_server refused, dropped or timed out a forwarded request."""
 
 
+class ResetError(ValueError):
+    """Invalid reset request."""
+
+
 class FaultError(ValueError):
     """Invalid fault specification."""
 
@@ -245,9 +249,12 @@ class AwsProxy(ThreadingHTTPServer):
         describe_service: Callable[[str, str], Optional[dict]],
         find_task_definition: Callable[[str], Optional[dict]],
         default_cluster: str,
+        reset: Callable[[dict], dict],
     ) -> None:
         super().__init__(address, ProxyHandler)
         self.default_cluster = default_cluster
+        # Reseeds moto and the scheduler; returns the new testbed.json document.
+        self.reset = reset
         self.moto_address = moto_address
         self.scheduler = scheduler
         self.behaviour = behaviour
@@ -552,10 +559,15 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 self.start_external_deployment(request)
             elif route == "/_testbed/state" and method == "GET":
                 self.send_control(200, server.scheduler.snapshot())
+            elif route == "/_testbed/reset" and method == "POST":
+                self.send_control(200, server.reset(request or {}))
             else:
                 self.send_control(404, {"error": f"no control route {method} {parts.path}"})
-        except (BehaviourError, FaultError) as error:
+        except (BehaviourError, FaultError, ResetError) as error:
             self.send_control(400, {"error": str(error)})
+        except Exception as error:  # The caller gets the error instead of a dropped connection.
+            LOG.exception("control request %s %s failed", method, parts.path)
+            self.send_control(500, {"error": f"{type(error).__name__}: {error}"})
 
     def start_external_deployment(self, request: object) -> None:
         if not isinstance(request, dict) or not isinstance(request.get("service"), str):

@@ -412,6 +412,11 @@ class Scheduler:
             service.primary.updated_at = now
             return None
 
+    def clear(self) -> None:
+        """Forget every service, for a reset of the whole testbed."""
+        with self.lock:
+            self.services.clear()
+
     def start_external_deployment(self, cluster: str, service_name: str) -> Deployment:
         """Start a deployment on the current revision, as another deployer would."""
         with self.lock:

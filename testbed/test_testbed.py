@@ -785,6 +785,49 @@ class NoRunnerScenarioTest(TestbedCase):
         self.assertEqual(status, 200)
 
 
+class ResetTest(TestbedCase):
+    testbed_args = ("--task-start-seconds", "0.1", "--rollout-seconds", "0.2")
+
+    def test_reset_restores_seeded_state(self) -> None:
+        before = dict(self.testbed.info["seed"])
+        revision = self.testbed.register_fixed_revision()
+        self.testbed.ecs.update_service(cluster=CLUSTER, service=STAGING, taskDefinition=revision)
+        self.testbed.wait_for_completed(STAGING)
+        self.testbed.control("POST", "behaviour", {"rollout": "stuck"})
+        self.testbed.control("POST", "faults", [{"operation": "ecs:ListClusters", "fault": "5xx", "times": None}])
+
+        status, ready = self.testbed.control("POST", "reset", {})
+        self.assertEqual(status, 200)
+
+        self.assertEqual(self.testbed.calls(), [])
+        self.assertEqual(self.testbed.control("GET", "faults")[1], [])
+        self.assertEqual(self.testbed.control("GET", "behaviour")[1]["rollout"], "complete")
+        self.assertNotEqual(ready["seed"]["secrets"], before["secrets"])
+        with open(os.path.join(self.testbed.state_dir, "testbed.json"), encoding="utf-8") as handle:
+            self.assertEqual(json.load(handle)["seed"], ready["seed"])
+        service = self.testbed.service(STAGING)
+        self.assertTrue(service["taskDefinition"].endswith(f"{STAGING}:3"))
+        self.assertEqual(len(service["deployments"]), 1)
+        self.assertEqual(service["deployments"][0]["rolloutState"], "COMPLETED")
+        self.assertEqual(len(self.testbed.tasks(STAGING)), 1)
+        self.assertEqual(self.testbed.tasks(STAGING, "STOPPED"), [])
+        key = self.testbed.secret_value("afu9/stage/smoke-key")
+        self.assertEqual(self.testbed.smoke(STAGE_HOST, key)[0], 401)
+
+    def test_reset_switches_scenario(self) -> None:
+        status, ready = self.testbed.control("POST", "reset", {"scenario": "no-runner"})
+        self.assertEqual(status, 200)
+        self.assertEqual(ready["seed"]["scenario"], "no-runner")
+        definition = self.testbed.task_definition(self.testbed.service(STAGING)["taskDefinition"])
+        self.assertNotIn("mcp-runner", [c["name"] for c in definition["containerDefinitions"]])
+        self.testbed.control("POST", "reset", {"scenario": "rotated"})
+
+    def test_reset_rejects_unknown_scenario(self) -> None:
+        status, body = self.testbed.control("POST", "reset", {"scenario": "sideways"})
+        self.assertEqual(status, 400)
+        self.assertIn("scenario", body["error"])
+
+
 class AppKeyResolverTest(unittest.TestCase):
     """The smoke key lookup alone, with a fake GetSecretValue in place of moto."""
 

@@ -32,7 +32,7 @@ if HERE not in sys.path:
 
 # boto3 and cryptography (via smoke) load inside main(), after moto_server was
 # launched, so that their import time overlaps with moto's start-up.
-from proxy import AwsProxy  # noqa: E402 - after the path setup above
+from proxy import AwsProxy, ResetError  # noqa: E402 - after the path setup above
 from scheduler import ROLLOUT_VALUES, RUNNER_HEALTH_VALUES, Behaviour, Scheduler  # noqa: E402
 from seeding import SCENARIOS, SeedResult, seed_ecs, seed_secrets  # noqa: E402
 
@@ -222,6 +222,18 @@ class MotoServer:
             LOG.warning("moto_server start attempt %d failed: %s", attempt, last_error)
         raise RuntimeError(f"starting moto_server failed: {last_error}")
 
+    def reset(self) -> None:
+        """Drop every resource in moto (its `POST /moto-api/reset`)."""
+        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=30)
+        try:
+            connection.request("POST", "/moto-api/reset")
+            response = connection.getresponse()
+            response.read()
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise RuntimeError(f"moto reset failed with HTTP {response.status}")
+
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
@@ -267,6 +279,11 @@ class MotoClients:
         with self.lock:
             self.task_definitions[described["taskDefinitionArn"]] = described
         return described
+
+    def clear_cache(self) -> None:
+        """Forget cached task definitions, because a moto reset reuses their ARNs."""
+        with self.lock:
+            self.task_definitions.clear()
 
     def find_task_definition(self, identifier: str) -> Optional[dict]:
         """Return moto's task definition, or None when moto reports it as not found."""
@@ -341,6 +358,14 @@ def configure_logging(state_dir: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def adopt_seeded_services(clients: MotoClients, scheduler: Scheduler, seeded: SeedResult) -> None:
+    for service_name in seeded.services.values():
+        described = clients.describe_service(seeded.cluster, service_name)
+        if described is None:
+            raise RuntimeError(f"seeded service {service_name} is missing in moto")
+        scheduler.adopt_service(described)
+
+
 def warm_up_ecs(clients: MotoClients) -> None:
     try:
         clients.ecs.list_clusters()
@@ -361,13 +386,18 @@ def seed_moto(clients: MotoClients, scenario: str) -> SeedResult:
 
 
 def start_testbed(
-    args: argparse.Namespace, state_dir: str, moto: MotoServer, servers: list, stop: threading.Event
+    args: argparse.Namespace,
+    state_dir: str,
+    moto: MotoServer,
+    servers: list,
+    stop: threading.Event,
+    ready_file: str,
 ) -> dict:
     """Start moto_server, seed it, start the proxy and smoke listeners, and return the testbed.json document.
 
     Every server that starts serving is appended to `servers`, so the caller
     can shut them down even when a later step fails. Background threads end
-    when `stop` is set.
+    when `stop` is set. A reset through the control API rewrites `ready_file`.
     """
     moto.launch()
     # Work that needs no moto runs while moto_server starts.
@@ -397,11 +427,32 @@ def start_testbed(
         resolve_app_key=AppKeyResolver(smoke_config, clients.secretsmanager.get_secret_value),
         runner_container=args.runner_container,
     )
-    for service_name in seeded.services.values():
-        described = clients.describe_service(seeded.cluster, service_name)
-        if described is None:
-            raise RuntimeError(f"seeded service {service_name} is missing in moto")
-        scheduler.adopt_service(described)
+    adopt_seeded_services(clients, scheduler, seeded)
+    initial_behaviour = behaviour.to_json()
+
+    def reset(request: dict) -> dict:
+        """Reseed moto and the scheduler from scratch, as at start, and return the new testbed.json document."""
+        if not isinstance(request, dict) or set(request) - {"scenario"}:
+            raise ResetError('reset body must be {} or {"scenario": "rotated" | "no-runner"}')
+        scenario = request.get("scenario", args.scenario)
+        if scenario not in SCENARIOS:
+            raise ResetError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
+        began = time.monotonic()
+        # Holding the scheduler lock keeps the ticker, the smoke endpoint and
+        # ECS requests away from a half-seeded environment.
+        with scheduler.lock:
+            scheduler.clear()
+            moto.reset()
+            clients.clear_cache()
+            reseeded = seed_moto(clients, scenario)
+            behaviour.update(initial_behaviour)
+            adopt_seeded_services(clients, scheduler, reseeded)
+            proxy.calls.clear()
+            proxy.faults.clear()
+            ready["seed"] = reseeded.to_json()
+            write_json_atomically(ready_file, ready)
+        LOG.info("testbed reset to scenario %s in %.2f s", scenario, time.monotonic() - began)
+        return ready
 
     proxy = AwsProxy(
         (LOOPBACK, 0),
@@ -411,6 +462,7 @@ def start_testbed(
         clients.describe_service,
         clients.find_task_definition,
         seeded.cluster,
+        reset,
     )
     smoke_https = SmokeServer((LOOPBACK, 0), scheduler, behaviour, smoke_config, tls)
     smoke_http = SmokeServer((LOOPBACK, 0), scheduler, behaviour, smoke_config)
@@ -420,7 +472,7 @@ def start_testbed(
     threading.Thread(target=tick, args=(scheduler, stop), name="scheduler-tick", daemon=True).start()
 
     aws_endpoint = f"http://{LOOPBACK}:{proxy.server_address[1]}"
-    return {
+    ready = {
         "aws_endpoint": aws_endpoint,
         "moto_endpoint": moto_endpoint,
         "smoke_https_port": smoke_https.server_address[1],
@@ -434,6 +486,7 @@ def start_testbed(
         "smoke_hosts": smoke_config.hosts,
         "seed": seeded.to_json(),
     }
+    return ready
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -463,7 +516,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     moto = MotoServer(args.moto_server, state_dir)
     servers: list = []
     try:
-        ready = start_testbed(args, state_dir, moto, servers, stop)
+        ready = start_testbed(args, state_dir, moto, servers, stop, ready_file)
         if stop.is_set():
             LOG.info("stop requested during start-up; not writing %s", ready_file)
             return 0
