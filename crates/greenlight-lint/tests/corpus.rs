@@ -48,6 +48,15 @@ fn corpus_lints_without_surprises() {
         for finding in &report.findings {
             assert!(finding.line >= 1, "{finding:?}");
             assert!(finding.column >= 1, "{finding:?}");
+            if finding.rule == "unbound-variable" {
+                let marked: String = finding
+                    .source_line
+                    .chars()
+                    .skip(finding.column - 1)
+                    .take(finding.end_column - finding.column)
+                    .collect();
+                assert!(finding.message.contains(&marked), "{marked:?}: {finding:?}");
+            }
             *totals
                 .entry(format!("{} {}", finding.rule, finding.severity.as_str()))
                 .or_insert(0) += 1;

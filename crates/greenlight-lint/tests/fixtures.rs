@@ -79,6 +79,41 @@ fn ok_fixtures_are_clean() {
     }
 }
 
+/// Returns the text a finding marks on its line.
+fn marked_text(finding: &greenlight_lint::Finding) -> String {
+    finding
+        .source_line
+        .chars()
+        .skip(finding.column - 1)
+        .take(finding.end_column - finding.column)
+        .collect()
+}
+
+#[test]
+fn unbound_findings_mark_the_name() {
+    for file in fixture_files(Path::new("tests/fixtures/err")) {
+        let report = lint(&options_for(&file));
+        for finding in report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "unbound-variable")
+        {
+            let marked = marked_text(finding);
+            let is_name = marked
+                .chars()
+                .all(|c| c == '_' || c.is_ascii_alphanumeric());
+            assert!(!marked.is_empty(), "{}: {finding:?}", file.display());
+            assert!(is_name, "{} marks {marked:?}: {finding:?}", file.display());
+            assert!(
+                finding.message.contains(&marked),
+                "{} marks {marked:?} but the message is {}",
+                file.display(),
+                finding.message
+            );
+        }
+    }
+}
+
 #[test]
 fn err_fixtures_match_expected_output() {
     let bless = std::env::var_os("GREENLIGHT_BLESS").is_some();
