@@ -169,7 +169,12 @@ impl Aws {
             .send()
             .await
             .map_err(|e| anyhow!(describe_error("GetCallerIdentity", &e)))?;
-        Ok(output.account().unwrap_or_default().to_string())
+        // An empty account would read as a guard violation (exit 2), but
+        // the fault is in the response, not in the user's input.
+        match output.account() {
+            Some(account) if !account.is_empty() => Ok(account.to_string()),
+            _ => bail!("GetCallerIdentity failed: the response carried no account id"),
+        }
     }
 
     /// Describes one service.
@@ -273,6 +278,22 @@ impl Aws {
             .and_then(|t| t.task_definition_arn())
             .map(str::to_string)
             .context("RegisterTaskDefinition returned no task definition ARN")
+    }
+
+    /// Lists the ACTIVE revisions of a family, newest first (one page of
+    /// up to 100, which covers the revisions one deploy can add).
+    pub async fn active_revisions(&self, family: &str) -> Result<Vec<String>> {
+        let output = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .sort(aws_sdk_ecs::types::SortOrder::Desc)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| anyhow!(describe_error("ListTaskDefinitions", &e)))?;
+        Ok(output.task_definition_arns().to_vec())
     }
 
     /// Deregisters a revision that no service uses.

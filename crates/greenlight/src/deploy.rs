@@ -5,17 +5,18 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use greenlight_core::config::Environment;
 use greenlight_core::render::registrable;
 use greenlight_core::report::{Report, Verdict};
 use greenlight_core::rollout::{Progress, ServiceView, assess};
 use greenlight_core::verify::Check;
+use serde_json::Value;
 
 use crate::aws::Aws;
 use crate::cli::DeployArgs;
 use crate::commands::{
-    apply_smoke_overrides, emit_report, exit_code, prepare, smoke_client, verify_live,
+    Prepared, apply_smoke_overrides, emit_report, exit_code, prepare, smoke_client, verify_live,
 };
 use crate::context::{input_error, load_config};
 use crate::interrupt::Interrupt;
@@ -50,9 +51,16 @@ pub async fn deploy_command(config_path: Option<&Path>, args: &DeployArgs) -> Re
         changes.push(format!("reused {} (no change)", prepared.live_arn));
         (prepared.live_arn.clone(), false)
     } else {
-        let arn = aws
+        let registered = aws
             .register_task_definition(&prepared.rendered.task_definition)
-            .await?;
+            .await;
+        let arn = match registered {
+            Ok(arn) => arn,
+            Err(error) => {
+                let left = remove_duplicates(aws, &prepared, None, &log).await;
+                return Err(anyhow!("{error:#}\n{}", leftover_note(&left)));
+            }
+        };
         log.line(&format!("registered {arn}"));
         changes.push(format!("registered {arn}"));
         (arn, true)
@@ -60,7 +68,7 @@ pub async fn deploy_command(config_path: Option<&Path>, args: &DeployArgs) -> Re
 
     if interrupt.is_set() {
         if registered_by_us {
-            cleanup_revision(aws, &task_definition_arn, &log).await;
+            remove_duplicates(aws, &prepared, None, &log).await;
         }
         log.line("interrupted before the service was updated; the service is unchanged");
         return Ok(1);
@@ -71,8 +79,12 @@ pub async fn deploy_command(config_path: Option<&Path>, args: &DeployArgs) -> Re
     {
         Ok(deployment) => deployment,
         Err(error) => {
+            // NOTE: an UpdateService attempt that timed out may still be
+            // applied later. ECS rejects an update to an INACTIVE revision,
+            // so deregistering ours also fences such a late update.
             if registered_by_us {
-                cleanup_revision(aws, &task_definition_arn, &log).await;
+                let left = remove_duplicates(aws, &prepared, None, &log).await;
+                return Err(anyhow!("{error:#}\n{}", leftover_note(&left)));
             }
             return Err(error);
         }
@@ -141,22 +153,35 @@ pub async fn deploy_command(config_path: Option<&Path>, args: &DeployArgs) -> Re
     }
 
     let red = greenlight_core::report::verdict_of(&checks) == Verdict::Red;
+    let mut keep = Some(task_definition_arn.as_str());
     if red && args.rollback_on_failure && !interrupt.is_set() {
-        checks.push(
-            roll_back(
-                aws,
-                env,
-                &prepared.live_arn,
-                &task_definition_arn,
-                rollout_completed,
-                &rollout,
-            )
-            .await,
-        );
+        let rollback = roll_back(
+            aws,
+            env,
+            &prepared.live_arn,
+            &task_definition_arn,
+            rollout_completed,
+            &rollout,
+        )
+        .await;
+        // Only a completed rollback frees our revision: after a failed one
+        // the service may still run it.
+        if rollback.status == greenlight_core::verify::Status::Pass {
+            keep = None;
+        }
+        checks.push(rollback);
         changes.push(format!(
             "rolled service {} back to {}",
             env.service, prepared.live_arn
         ));
+    }
+    if registered_by_us && !interrupt.is_set() {
+        for arn in remove_duplicates(aws, &prepared, keep, &log).await {
+            checks.push(Check::fail(
+                "cleanup",
+                format!("{arn} is registered but unused; deregister it by hand"),
+            ));
+        }
     }
     finish(
         &prepared.env_name,
@@ -283,15 +308,77 @@ async fn announce_interrupted(
     ));
 }
 
-async fn cleanup_revision(aws: &Aws, arn: &str, log: &ProgressLog) {
-    match aws.deregister_task_definition(arn).await {
-        Ok(()) => log.line(&format!(
-            "deregistered {arn}, which no service uses, after the failure"
-        )),
-        Err(error) => log.line(&format!(
-            "could not deregister {arn} after the failure: {error:#}; deregister it by hand"
-        )),
+/// Deregisters every ACTIVE revision of the family that is newer than the
+/// live one and identical to the rendered task definition, except `keep`,
+/// and returns the ARNs that are left registered.
+///
+/// Identical content makes a revision ours: a `RegisterTaskDefinition`
+/// attempt that timed out may still register one, and the SDK's retry then
+/// registers another. Revisions that differ belong to someone else.
+async fn remove_duplicates(
+    aws: &Aws,
+    prepared: &Prepared,
+    keep: Option<&str>,
+    log: &ProgressLog,
+) -> Vec<String> {
+    let rendered = &prepared.rendered.task_definition;
+    let Some(family) = rendered.get("family").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let live_revision = revision_of(&prepared.live_arn).unwrap_or(0);
+    let candidates = match aws.active_revisions(family).await {
+        Ok(arns) => arns,
+        Err(error) => {
+            log.line(&format!(
+                "cannot list the revisions of {family} to remove unused ones: {error:#}"
+            ));
+            return Vec::new();
+        }
+    };
+    let mut left = Vec::new();
+    for arn in candidates {
+        let newer = revision_of(&arn).is_some_and(|r| r > live_revision);
+        if !newer || Some(arn.as_str()) == keep {
+            continue;
+        }
+        let identical = match aws.describe_task_definition(&arn).await {
+            Ok(described) => registrable(&described).is_ok_and(|d| d == *rendered),
+            Err(error) => {
+                log.line(&format!("cannot read {arn}: {error:#}"));
+                false
+            }
+        };
+        if !identical {
+            continue;
+        }
+        match aws.deregister_task_definition(&arn).await {
+            Ok(()) => log.line(&format!("deregistered {arn}, which no service uses")),
+            Err(error) => {
+                log.line(&format!(
+                    "could not deregister {arn}: {error:#}; deregister it by hand"
+                ));
+                left.push(arn);
+            }
+        }
     }
+    left
+}
+
+/// Returns the revision number at the end of a task definition ARN.
+fn revision_of(arn: &str) -> Option<u64> {
+    arn.rsplit_once(':')?.1.parse().ok()
+}
+
+/// Says which unused revisions a failed deploy leaves behind.
+fn leftover_note(left: &[String]) -> String {
+    if left.is_empty() {
+        return "nothing is left changed; the service was not updated".to_string();
+    }
+    format!(
+        "the service was not updated, but {} could not be deregistered; run `aws ecs \
+         deregister-task-definition --task-definition ARN` for each",
+        left.join(", ")
+    )
 }
 
 /// One rollout to wait for.
