@@ -221,12 +221,12 @@ impl Job {
         }
     }
 
-    /// Whether any `runs-on` label names a macOS runner image.
+    /// Checks whether any `runs-on` label names a macOS runner image.
     pub fn runs_on_macos(&self) -> bool {
         self.runs_on.iter().any(|l| l.starts_with("macos"))
     }
 
-    /// Whether every `runs-on` label names a Windows runner, whose default
+    /// Checks whether every `runs-on` label names a Windows runner, whose default
     /// shell is PowerShell.
     pub fn runs_on_windows(&self) -> bool {
         !self.runs_on.is_empty() && self.runs_on.iter().all(|l| l.starts_with("windows"))

@@ -231,8 +231,8 @@ fn block(source: &str, start: usize, header: BlockHeader) -> Option<Decoded> {
     Some(out)
 }
 
-/// Folds the lines of a `>` block: a single break between two lines that
-/// are not more indented becomes a space; empty lines stay line breaks.
+/// Folds the lines of a `>` block. A single break between two lines that
+/// are not more indented becomes a space, and empty lines stay breaks.
 fn fold_lines(lines: &[Line], out: &mut Decoded) {
     let mut i = 0;
     // Leading empty lines are kept as line breaks.

@@ -6,7 +6,7 @@ use crate::source::SourceFile;
 
 const MARKER: &str = "greenlight: ignore";
 
-/// Whether a comment on `line` (1-based) or the line above suppresses
+/// Checks whether a comment on `line` (1-based) or the line above suppresses
 /// `rule`.
 pub fn is_suppressed(file: &SourceFile, line: usize, rule: &str) -> bool {
     let mut lines = vec![line];

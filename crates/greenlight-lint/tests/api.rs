@@ -272,6 +272,7 @@ fn task_definition_sets_expected_images() {
         std::fs::write(&path, text).expect("write input");
         path
     };
+
     let taskdef = write(
         "shop-taskdef.json",
         r#"{"taskDefinition": {"containerDefinitions": [
@@ -280,6 +281,7 @@ fn task_definition_sets_expected_images() {
             {"name": "proxy", "image": "public.ecr.aws/nginx/nginx:1"}
         ]}}"#,
     );
+
     let deploy = |builds: &str| {
         format!(
             "on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n{builds}          aws ecs register-task-definition --cli-input-json file://shop-taskdef.json\n"
@@ -299,11 +301,13 @@ fn task_definition_sets_expected_images() {
         "unrelated.yml",
         "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: docker push r.example.test/other/app:1\n",
     );
+
     let report = lint(&LintOptions {
         paths: vec![complete, partial, unrelated, taskdef],
         ..LintOptions::default()
     });
     std::fs::remove_dir_all(&dir).ok();
+
     let unbuilt: Vec<_> = report
         .findings
         .iter()

@@ -166,10 +166,10 @@ fn errors_match_bash_on_generated_scripts() {
     assert!(with_error < SCRIPTS * 9 / 10, "{with_error} scripts failed");
 }
 
-/// Names the generated workflows use: `W` in the workflow's `env:`, `J` in
-/// the job's, `S` in the first step's (which the second step must not
-/// see), `G` written to `$GITHUB_ENV` by the first step, `T` in the second
-/// step's own `env:`, and `MISSING` nowhere.
+/// Names the generated workflows use. `W` is in the workflow's `env:`,
+/// `J` in the job's and `S` in the first step's, which the second step
+/// must not see. The first step writes `G` to `$GITHUB_ENV`, `T` is in the
+/// second step's own `env:`, and `MISSING` is set nowhere.
 const WORKFLOW_NAMES: &[&str] = &["W", "J", "S", "G", "T", "MISSING", "a"];
 const WORKFLOWS: usize = 150;
 

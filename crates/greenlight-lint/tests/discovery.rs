@@ -1,5 +1,5 @@
 //! With no path, lint finds the repository's workflows, composite actions
-//! and scripts from the current directory. This file holds one test
+//! and scripts from the current directory. This file has one test
 //! because it changes the process's working directory.
 
 use std::fs;

@@ -59,17 +59,23 @@ struct SuffixedArn {
 /// Matches `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`
 /// where the name ends with `-` and six letters or digits, at least one of
 /// them an upper-case letter or a digit. AWS draws the suffix from upper
-/// and lower case letters and digits; requiring one that is not lower
-/// case keeps names like `app-config` from matching, at the cost of
-/// missing about 0.5 % of real suffixes.
+/// and lower case letters and digits. Requiring one that is not lower case
+/// keeps names like `app-config` from matching, at the cost of missing an
+/// estimated 0.5 % of real suffixes ((26/62)^6).
 fn suffixed_arn(text: &str) -> Option<SuffixedArn> {
+    // An ARN is one token, so a field never spans whitespace or quotes.
+    let token_end = text
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .unwrap_or(text.len());
+    let token = &text[..token_end];
     let mut fields = Vec::new();
     let mut cursor = 0;
     for _ in 0..6 {
-        let end = text[cursor..].find(':')? + cursor;
-        fields.push(&text[cursor..end]);
+        let end = token[cursor..].find(':')? + cursor;
+        fields.push(&token[cursor..end]);
         cursor = end + 1;
     }
+
     let [arn, partition, service, _region, _account, kind] = fields.as_slice() else {
         return None;
     };
@@ -80,6 +86,7 @@ fn suffixed_arn(text: &str) -> Option<SuffixedArn> {
     {
         return None;
     }
+
     let name_start = cursor;
     let name_len = text[name_start..]
         .find(|c: char| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)))
@@ -89,6 +96,7 @@ fn suffixed_arn(text: &str) -> Option<SuffixedArn> {
     if bytes.len() < 8 || bytes[bytes.len() - 7] != b'-' {
         return None;
     }
+
     let suffix = &name[name.len() - 6..];
     let all_alnum = suffix.chars().all(|c| c.is_ascii_alphanumeric());
     let has_upper_or_digit = suffix
