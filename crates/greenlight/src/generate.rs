@@ -47,8 +47,13 @@ fn write_man_pages(command: clap::Command, dir: &Path) -> Result<()> {
 
 /// Returns the JSON Schema of `greenlight.toml`, pretty-printed with a
 /// final newline.
+///
+/// It uses draft-07, not schemars' default 2020-12, because taplo (the
+/// TOML language server behind editor completion) reads older drafts and
+/// their `definitions`, not `$defs`.
 pub fn config_schema() -> Result<String> {
-    let schema = schemars::schema_for!(Config);
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<Config>();
     let mut text = serde_json::to_string_pretty(&schema).context("cannot serialize the schema")?;
     text.push('\n');
     Ok(text)

@@ -37,7 +37,7 @@ fn schema_describes_config_keys() {
     let required = schema["required"].as_array().expect("required list");
     assert!(required.iter().any(|k| k == "smoke"), "{required:?}");
     assert_eq!(
-        schema["$defs"]["Rollout"]["properties"]["deadline"]["default"],
+        schema["definitions"]["Rollout"]["properties"]["deadline"]["default"],
         "15m"
     );
 }
