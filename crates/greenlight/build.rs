@@ -16,8 +16,9 @@ fn main() {
     println!("cargo:rustc-env=GREENLIGHT_VERSION={long}");
 }
 
-/// Returns the short commit id of HEAD and asks cargo to rerun this script
-/// when HEAD moves, or `None` when git or the repository is missing.
+/// Returns the short commit id of HEAD, or `None` when git or the
+/// repository is missing. It also emits `rerun-if-changed` for the files
+/// that change when HEAD moves.
 fn commit() -> Option<String> {
     let commit = git(&["rev-parse", "--short", "HEAD"])?;
 

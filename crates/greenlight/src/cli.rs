@@ -35,8 +35,8 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// When to colour lint findings and the plan diff: auto colours only a
-    /// terminal and honours NO_COLOR
+    /// When to colour lint findings, the plan diff and logs: auto colours
+    /// only a terminal and honours NO_COLOR
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 

@@ -24,6 +24,15 @@ use crate::context::input_error;
 
 /// Runs `greenlight init`.
 pub async fn init_command(args: &InitArgs) -> Result<u8> {
+    // The name becomes a bare TOML key in `[environments.NAME]`.
+    let bare_key = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if args.env.is_empty() || !args.env.chars().all(bare_key) {
+        return Err(input_error(format!(
+            "--env \"{}\" is invalid; use letters, digits, - and _, like staging",
+            args.env
+        )));
+    }
+
     // Checked before any AWS call, so a kept file costs nothing.
     if args.output.exists() && !args.force {
         return Err(input_error(format!(
@@ -91,7 +100,7 @@ fn write_output(path: &Path, text: &str, force: bool) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// What `init` read from AWS.
+/// The live service and task definition that `init` read from AWS.
 pub struct LiveService<'a> {
     pub cluster: &'a str,
     pub service: &'a str,
@@ -375,18 +384,20 @@ fn write_environment(
     let _ = writeln!(out, "[environments.{}]", seen.env_name);
     let _ = writeln!(out, "cluster = {}", quote(seen.cluster));
     let _ = writeln!(out, "service = {}", quote(seen.service));
+
     out.push_str(
         "# TODO: the host names this environment serves, like [\"stage.example.com\"];\n\
          # the first one gets the smoke request.\n\
          hosts = []\n",
     );
+
     let names: Vec<&str> = names_by_key.values().map(String::as_str).collect();
     if let Some(prefix) = common_prefix(&names) {
         out.push_str("# The prefix all of this environment's secret names start with.\n");
         let _ = writeln!(out, "secret_prefixes = {}", quote_list(&[prefix]));
     }
     if !log_groups.is_empty() {
-        out.push_str("# Log groups of the task definition, so the guard knows them as this\n# environment's.\n");
+        out.push_str("# Log groups of the task definition, which the guard treats as this\n# environment's.\n");
         let _ = writeln!(out, "identifiers = {}", quote_list(log_groups));
     }
     if !account.is_empty() {
@@ -395,6 +406,7 @@ fn write_environment(
         );
         let _ = writeln!(out, "account_id = {}", quote(account));
     }
+
     out.push_str("# Secret names (no ARN, no random suffix), resolved to ARNs at deploy time.\n");
     let _ = writeln!(out, "[environments.{}.secrets]", seen.env_name);
     for (key, name) in names_by_key {

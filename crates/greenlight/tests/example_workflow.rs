@@ -1,6 +1,7 @@
 //! The example deploy workflow lints clean with the example configuration,
-//! and the team's old workflow (when `../shared` is present) yields
-//! exactly the findings that docs/example-workflow.md lists.
+//! and the team's old workflow, when its fixture folder is checked out
+//! beside the repository, yields exactly the findings that
+//! docs/example-workflow.md lists.
 
 mod support;
 
