@@ -111,3 +111,16 @@ fn version_names_commit() {
         );
     }
 }
+
+#[test]
+fn new_subcommands_have_examples() {
+    for command in ["init", "completions", "man", "schema"] {
+        let result = run(greenlight().args([command, "--help"]));
+        assert_eq!(result.code, 0, "{command}: {}", result.stderr);
+        assert!(
+            result.stdout.contains("Examples:"),
+            "{command}: {}",
+            result.stdout
+        );
+    }
+}
