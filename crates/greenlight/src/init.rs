@@ -223,9 +223,22 @@ pub fn render_config(seen: &LiveService) -> String {
     let mut containers = Vec::new();
     let mut secrets = Vec::new();
     let mut log_groups: Vec<String> = Vec::new();
+    let mut plain_secrets = Vec::new();
     for container in containers_of(seen.task_definition) {
         let name = text_of(container, "name").to_string();
         let image = text_of(container, "image").to_string();
+        // Only the variable's name is kept: its value may be a secret.
+        for entry in container
+            .get("environment")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let variable = text_of(entry, "name");
+            if looks_secret(variable) {
+                plain_secrets.push((name.clone(), variable.to_string()));
+            }
+        }
         for entry in container
             .get("secrets")
             .and_then(Value::as_array)
@@ -284,6 +297,7 @@ pub fn render_config(seen: &LiveService) -> String {
     write_environment(&mut out, seen, account, &names_by_key, &log_groups);
     write_containers(&mut out, registry.as_deref(), &containers);
     write_secrets(&mut out, &bindings, &foreign);
+    write_plain_secrets(&mut out, &plain_secrets);
     write_smoke(&mut out, seen, &names_by_key);
     write_footer(&mut out);
     out
@@ -446,6 +460,33 @@ fn write_containers(out: &mut String, registry: Option<&str>, containers: &[Seen
     }
 }
 
+/// Returns true for variable names that usually carry a secret, such as
+/// `API_KEY`, `DB_PASSWORD` or `GITHUB_TOKEN`.
+fn looks_secret(variable: &str) -> bool {
+    let upper = variable.to_ascii_uppercase();
+    ["KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+/// Lists plain-text variables that look like secrets. A binding under
+/// `[[secrets]]` makes a deploy move such a variable into `secrets[]`.
+fn write_plain_secrets(out: &mut String, plain: &[(String, String)]) {
+    if plain.is_empty() {
+        return;
+    }
+    out.push_str(
+        "# TODO: these variables are plain text in environment[] but look like\n\
+         # secrets. Store each in Secrets Manager, add its name under\n\
+         # [environments.*.secrets] and bind it here; a deploy then moves it\n\
+         # from environment[] to secrets[].\n",
+    );
+    for (container, variable) in plain {
+        let _ = writeln!(out, "#   {container}: {variable}");
+    }
+    out.push('\n');
+}
+
 fn write_secrets(
     out: &mut String,
     bindings: &[(&SeenSecret, String, Option<String>)],
@@ -560,6 +601,14 @@ mod tests {
         let parsed = parse_image("localhost:5000/web@sha256:abcd");
         assert_eq!(parsed.registry.as_deref(), Some("localhost:5000"));
         assert_eq!(parsed.repository, "web");
+    }
+
+    #[test]
+    fn secret_like_variable_names() {
+        assert!(looks_secret("AFU9_SMOKE_KEY"));
+        assert!(looks_secret("db_password"));
+        assert!(!looks_secret("PORT"));
+        assert!(!looks_secret("PUBLIC_BASE_URL"));
     }
 
     #[test]

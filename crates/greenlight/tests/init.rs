@@ -170,3 +170,36 @@ fn init_unknown_service_fails() {
     );
     assert!(!output.exists(), "a failed init must not write a file");
 }
+
+#[test]
+fn init_flags_plain_text_key() {
+    let testbed = Testbed::start(&["--scenario", "no-runner"]);
+    let output = testbed.dir.path().join("greenlight.toml");
+
+    let result = init(&testbed, &output, &[]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let text = std::fs::read_to_string(&output).expect("written file");
+    assert!(
+        text.contains("#   control-center: AFU9_SMOKE_KEY"),
+        "{text}"
+    );
+
+    // The plain-text value is a secret and must not be copied anywhere.
+    let value = testbed.boto3(
+        "service = ecs.describe_services(cluster='afu9-cluster', \
+         services=['afu9-control-center-staging'])['services'][0]\n\
+         task = ecs.describe_task_definition(taskDefinition=service['taskDefinition'])\n\
+         for c in task['taskDefinition']['containerDefinitions']:\n\
+         \x20   for e in c.get('environment', []):\n\
+         \x20       if e['name'] == 'AFU9_SMOKE_KEY': print(e['value'])\n",
+    );
+    assert!(!value.is_empty(), "the scenario has no plain-text key");
+    assert!(
+        !text.contains(&value),
+        "the key's value leaked into the file"
+    );
+    assert!(
+        !result.stderr.contains(&value),
+        "the key's value leaked to stderr"
+    );
+}
