@@ -136,6 +136,18 @@ pub fn is_secrets_manager(value_from: &str) -> bool {
     value_from.starts_with("arn:") && value_from.split(':').nth(2) == Some("secretsmanager")
 }
 
+/// Returns the AWS partition of a region: `aws-cn` for China, `aws-us-gov`
+/// for GovCloud, `aws` for the rest (the ISO partitions are not known here).
+pub fn partition_of_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,22 @@ impl fmt::Display for RenderError {
 
 impl std::error::Error for RenderError {}
 
+/// The largest task definition ECS registers: 64 KiB of JSON (ECS service
+/// quota "Task definition size").
+pub const MAX_TASK_DEFINITION_BYTES: usize = 64 * 1024;
+
+fn check_size(task: &Value) -> Result<(), RenderError> {
+    let size = serde_json::to_vec(task).map_or(usize::MAX, |bytes| bytes.len());
+    if size > MAX_TASK_DEFINITION_BYTES {
+        return fail(format!(
+            "the rendered task definition is {size} bytes of JSON, over the 64 KiB \
+             ({MAX_TASK_DEFINITION_BYTES} bytes) that ECS registers; shrink its environment \
+             or move values into secrets or files"
+        ));
+    }
+    Ok(())
+}
+
 fn fail<T>(message: String) -> Result<T, RenderError> {
     Err(RenderError(message))
 }
@@ -183,6 +199,7 @@ pub fn render(described: &Value, input: &RenderInput<'_>) -> Result<Rendered, Re
         changes,
     };
     check_rendered(&rendered.task_definition, input)?;
+    check_size(&rendered.task_definition)?;
     Ok(rendered)
 }
 

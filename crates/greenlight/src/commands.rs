@@ -40,7 +40,23 @@ pub fn render_command(config_path: Option<&Path>, args: &RenderArgs) -> Result<u
                  smoke_key=arn:aws:secretsmanager:eu-central-1:123456789012:secret:app/smoke-AbCdEf"
             )));
         };
-        SecretRef::parse(arn).map_err(|e| input_error(format!("--secret-arn {key}: {e}")))?;
+        let parsed =
+            SecretRef::parse(arn).map_err(|e| input_error(format!("--secret-arn {key}: {e}")))?;
+        // A task can only read secrets of its own partition.
+        let expected = greenlight_core::arn::partition_of_region(&loaded.config.region);
+        if parsed.partition != expected {
+            return Err(input_error(format!(
+                "--secret-arn {key}: \"{arn}\" is in partition {}, but region {} is in \
+                 partition {expected}; give the ARN of the secret in this partition",
+                parsed.partition, loaded.config.region
+            )));
+        }
+        if parsed.json_key.is_some() || parsed.version_stage.is_some() || arn != parsed.arn {
+            return Err(input_error(format!(
+                "--secret-arn {key}: \"{arn}\" has fields after the secret name; give the \
+                 bare ARN, and set json_key in [[secrets]] for a JSON key"
+            )));
+        }
         arns.insert(key.to_string(), arn.to_string());
     }
     for binding in &loaded.config.secrets {
