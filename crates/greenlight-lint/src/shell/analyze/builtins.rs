@@ -9,6 +9,26 @@ impl<'t> Analyzer<'_, 't> {
     /// Applies the effects of commands that set variables or end the
     /// script.
     pub(super) fn builtin(&mut self, name: &str, args: &[Node<'t>], st: &mut State) {
+        let known = matches!(
+            name,
+            "exit"
+                | "return"
+                | "set"
+                | "shift"
+                | "source"
+                | "."
+                | "eval"
+                | "read"
+                | "mapfile"
+                | "readarray"
+                | "printf"
+                | "getopts"
+                | "let"
+        );
+        if !known && !self.functions.contains_key(name) {
+            // Most commands (`echo`, `docker`, `aws`) change no variable.
+            return;
+        }
         let words: Vec<Option<String>> = args.iter().map(|a| literal(*a, self.src)).collect();
         match name {
             "exit" => {

@@ -21,10 +21,11 @@ impl<'t> Analyzer<'_, 't> {
                 self.subshell_depth -= 1;
             }
             "arithmetic_expansion" => self.arithmetic_children(node, st),
+            // A new cursor allocates, so leaves return before making one.
+            _ if node.named_child_count() == 0 => {}
             _ => {
                 let mut cursor = node.walk();
-                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-                for child in children {
+                for child in node.named_children(&mut cursor) {
                     self.words(child, st);
                 }
             }
@@ -112,16 +113,14 @@ impl<'t> Analyzer<'_, 't> {
 
     pub(super) fn words_children(&mut self, node: Node<'t>, st: &mut State) {
         let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-        for child in children {
+        for child in node.named_children(&mut cursor) {
             self.words(child, st);
         }
     }
 
     pub(super) fn arithmetic_children(&mut self, node: Node<'t>, st: &mut State) {
         let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-        for child in children {
+        for child in node.named_children(&mut cursor) {
             self.arithmetic(child, st);
         }
     }

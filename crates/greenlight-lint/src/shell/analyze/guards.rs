@@ -156,8 +156,7 @@ impl<'t> Analyzer<'_, 't> {
 
     pub(super) fn test_command(&mut self, node: Node<'t>, st: &mut State) {
         let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-        for child in children {
+        for child in node.named_children(&mut cursor) {
             self.test_expression(child, st);
         }
     }
@@ -173,8 +172,7 @@ impl<'t> Analyzer<'_, 't> {
                     return;
                 }
                 let mut cursor = node.walk();
-                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-                for child in children {
+                for child in node.named_children(&mut cursor) {
                     self.test_expression(child, st);
                 }
             }
@@ -214,8 +212,7 @@ impl<'t> Analyzer<'_, 't> {
                     return;
                 }
                 let mut cursor = node.walk();
-                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-                for child in children {
+                for child in node.named_children(&mut cursor) {
                     self.test_expression(child, st);
                 }
             }

@@ -268,8 +268,7 @@ impl<'a, 't> Analyzer<'a, 't> {
     /// Runs the named children of a node as a sequence of statements.
     fn block(&mut self, node: Node<'t>, st: &mut State) {
         let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-        for child in children {
+        for child in node.named_children(&mut cursor) {
             self.statement(child, st);
         }
     }
@@ -316,8 +315,7 @@ impl<'a, 't> Analyzer<'a, 't> {
             }
             "redirected_statement" => {
                 let mut cursor = node.walk();
-                let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-                for child in children {
+                for child in node.named_children(&mut cursor) {
                     if node.child_by_field_name("body") == Some(child) {
                         self.statement(child, st);
                     } else {
