@@ -124,6 +124,15 @@ impl SmokeClient {
         timeout: Duration,
     ) -> SmokeObservation {
         match tokio::time::timeout(timeout, self.get_inner(host, path, header, key)).await {
+            // An endpoint may echo request headers back, and the report
+            // prints the headers it judges, so the key is scrubbed from them.
+            Ok(Ok(SmokeObservation::Response { status, headers })) => SmokeObservation::Response {
+                status,
+                headers: headers
+                    .into_iter()
+                    .map(|(name, value)| (name, key.scrub(&value)))
+                    .collect(),
+            },
             Ok(Ok(observation)) => observation,
             Ok(Err(error)) => SmokeObservation::Error(key.scrub(&format!("{error:#}"))),
             Err(_) => SmokeObservation::Error(format!(
