@@ -24,6 +24,7 @@ impl<'t> Analyzer<'_, 't> {
                 | "printf"
                 | "getopts"
                 | "let"
+                | "cd"
         );
         if !known && !self.functions.contains_key(name) {
             // Most commands (`echo`, `docker`, `aws`) change no variable.
@@ -52,6 +53,8 @@ impl<'t> Analyzer<'_, 't> {
                 st.positionals = st.positionals.map(|p| p.saturating_sub(n));
             }
             "source" | "." | "eval" => st.opaque = true,
+            // bash sets OLDPWD on the first `cd`; before it, OLDPWD is unset.
+            "cd" => self.define("OLDPWD", st),
             "read" => self.read_builtin(&words, st),
             "mapfile" | "readarray" => {
                 let target = positional_words(&words, "dnOsuCc")
