@@ -177,6 +177,9 @@ fn step_push_refs(step: &Step) -> Vec<String> {
                 })
                 .unwrap_or_default();
         }
+        if uses.value.starts_with("docker/bake-action") {
+            return vec![UNKNOWN_REFERENCE.to_string()];
+        }
         return Vec::new();
     }
     let Some(run) = &step.run else {
@@ -184,6 +187,9 @@ fn step_push_refs(step: &Step) -> Vec<String> {
     };
     docker_pushes(&run.value)
 }
+
+/// Stands for an image reference whose repository is not in the workflow.
+const UNKNOWN_REFERENCE: &str = "${UNKNOWN_REPOSITORY}";
 
 /// Finds `docker push REF` and `docker buildx build --push -t REF` in a
 /// script, one logical line at a time.
@@ -216,13 +222,18 @@ fn docker_pushes(script: &str) -> Vec<String> {
                         refs.push(reference.clone());
                     }
                 }
-                ["buildx", "build"] | ["build", ..] | ["buildx", "bake"] => {
+                ["buildx", "build"] | ["build", ..] => {
                     let pushes = args.iter().any(|w| {
                         w == "--push" || w.contains("type=registry") || w.contains("push=true")
                     });
                     if pushes {
                         refs.extend(tags(args));
                     }
+                }
+                ["buildx", "bake"] | ["compose", "push"] | ["compose", "build"] => {
+                    // The image names are in a bake or compose file this
+                    // rule does not read, so any repository may be pushed.
+                    refs.push(UNKNOWN_REFERENCE.to_string());
                 }
                 _ => {}
             }
@@ -415,6 +426,13 @@ mod tests {
             "afu9/control-center"
         );
         assert_eq!(repository_of("app@sha256:00"), "app");
+    }
+
+    #[test]
+    fn bake_pushes_unknown_repository() {
+        let refs = docker_pushes("docker buildx bake --push\ndocker compose push");
+        assert_eq!(refs.len(), 2);
+        assert!(refs.iter().all(|r| repository_of(r).contains('$')));
     }
 
     #[test]
