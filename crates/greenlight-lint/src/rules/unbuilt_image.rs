@@ -193,6 +193,9 @@ const UNKNOWN_REFERENCE: &str = "${UNKNOWN_REPOSITORY}";
 
 /// Finds `docker push REF` and `docker buildx build --push -t REF` in a
 /// script, one logical line at a time.
+///
+/// NOTE: pushes inside a script file the step calls are not seen, so a
+/// workflow that builds through `./build.sh` gets a finding per container.
 fn docker_pushes(script: &str) -> Vec<String> {
     let joined = compact_expressions(&script.replace("\\\n", " "));
     let mut refs = Vec::new();
