@@ -102,9 +102,16 @@ impl Node {
     }
 }
 
+/// The most nodes a file may expand to once aliases are replaced by what
+/// they refer to. saphyr copies the anchored node for each alias, so ten
+/// levels of nine aliases each (a "billion laughs" file of a few hundred
+/// bytes) would need billions of nodes. Real workflows have thousands.
+pub const MAX_EXPANDED_NODES: u64 = 200_000;
+
 /// Parses every document of `text`.
 pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
     let index = CharIndex::new(text);
+    check_alias_expansion(text, &index)?;
     match MarkedYaml::load_from_str(text) {
         Ok(docs) => Ok(docs.iter().map(|d| convert(d, &index)).collect()),
         Err(err) => Err(YamlError {
@@ -112,6 +119,55 @@ pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
             message: err.info().to_string(),
         }),
     }
+}
+
+/// Counts the nodes `text` expands to, from parser events alone, and
+/// rejects it past `MAX_EXPANDED_NODES` before the loader copies anything.
+/// Syntax errors are left for the loader to report.
+fn check_alias_expansion(text: &str, index: &CharIndex) -> Result<(), YamlError> {
+    use saphyr_parser::{Event, Parser};
+
+    // Expanded size of each anchored node, by anchor id.
+    let mut anchored: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    // Open collections: their anchor id and the nodes counted so far.
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut total: u64 = 0;
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else {
+            return Ok(());
+        };
+        let finished = match event {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push((anchor, 1));
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => open.pop(),
+            Event::Scalar(_, _, anchor, _) => Some((anchor, 1)),
+            Event::Alias(anchor) => Some((0, anchored.get(&anchor).copied().unwrap_or(1))),
+            _ => None,
+        };
+        let Some((anchor, size)) = finished else {
+            continue;
+        };
+        if anchor != 0 {
+            anchored.insert(anchor, size);
+        }
+        match open.last_mut() {
+            Some((_, parent)) => *parent = parent.saturating_add(size),
+            None => total = total.saturating_add(size),
+        }
+        let largest = open.iter().map(|(_, n)| *n).max().unwrap_or(0).max(total);
+        if largest > MAX_EXPANDED_NODES {
+            return Err(YamlError {
+                offset: index.byte(span.start.index()),
+                message: format!(
+                    "aliases expand this file to more than {MAX_EXPANDED_NODES} nodes; \
+                     replace the nested aliases with the values they stand for"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Converts saphyr's character indices to byte offsets.
