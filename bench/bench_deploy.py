@@ -5,7 +5,8 @@ overhead:      the scheduler's simulated delays are zero, so the wall time
                is the tools' own cost: process start-up, AWS calls, waiting
                logic and the smoke request.
 time-to-green: the rollout completes a known number of seconds after the
-               deployment starts. The moment of completion is the COMPLETED
+               deployment starts, a different fraction of greenlight's
+               poll interval past the base duration in each run. The moment of completion is the COMPLETED
                deployment's updatedAt in the testbed's state. Each tool's
                notice time is when its progress line arrived on stderr.
 
@@ -29,6 +30,7 @@ CONFIG = os.path.join(REPO, "examples", "afu9", "greenlight.toml")
 # Per-run limit, far above what either tool needs on the testbed.
 RUN_TIMEOUT_SECONDS = 300.0
 
+DEFAULT_POLL_INTERVAL = "2s"
 # The stderr line each tool prints when it has seen the rollout complete.
 NOTICE_LINES = {"greenlight": "rollout completed", "aws-cli": "services-stable returned"}
 
@@ -81,10 +83,12 @@ def measure_deploy(tool: str, run: Run, calls: list[dict], service: dict, tag: s
     }
 
 
-def series(tools: list[str], runs: int, greenlight: str, testbed_options: list[str], label: str) -> dict:
-    """Alternates the tools run by run, so load changes hit both alike."""
+def series(tools: list[str], options_per_run: list[list[str]], greenlight: str, label: str) -> dict:
+    """Runs each tool once per entry of `options_per_run` (the testbed's
+    options), alternating the tools run by run so load changes hit both alike."""
     results: dict[str, list[dict]] = {tool: [] for tool in tools}
-    for index in range(runs):
+    runs = len(options_per_run)
+    for index, testbed_options in enumerate(options_per_run):
         order = tools if index % 2 == 0 else list(reversed(tools))
         for tool in order:
             tag = f"bench{index}{tool[:2]}"
@@ -124,32 +128,46 @@ def aggregate(entries: list[dict]) -> dict:
     return summary
 
 
+def seconds_of(duration: str) -> float:
+    """Parses a greenlight duration such as "2s", "500ms" or "1m"."""
+    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if duration.endswith(suffix) and duration[: -len(suffix)].replace(".", "", 1).isdigit():
+            return float(duration[: -len(suffix)]) * factor
+    raise ValueError(f"invalid duration in [rollout] poll_interval: {duration!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--greenlight", required=True, help="greenlight executable")
     parser.add_argument("--output", required=True, help="JSON results file")
     parser.add_argument("--runs", type=int, default=5, help="runs per tool with zero delays")
     parser.add_argument("--green-runs", type=int, default=3, help="runs per tool with a timed rollout")
-    parser.add_argument("--rollout-seconds", type=float, default=20.0, help="simulated rollout duration")
+    parser.add_argument(
+        "--rollout-seconds",
+        type=float,
+        default=20.0,
+        help="shortest simulated rollout in seconds; later runs add fractions of the poll interval",
+    )
     args = parser.parse_args()
 
     with open(CONFIG, "rb") as handle:
-        poll_interval = tomllib.load(handle).get("rollout", {}).get("poll_interval", "2s (default)")
+        poll_interval = tomllib.load(handle).get("rollout", {}).get("poll_interval", DEFAULT_POLL_INTERVAL)
 
     tools = ["greenlight", "aws-cli"]
     print(f"deploy overhead: {args.runs} runs per tool, scheduler delays 0", file=sys.stderr)
-    overhead = series(
-        tools, args.runs, args.greenlight, ["--task-start-seconds", "0", "--rollout-seconds", "0"], "overhead"
-    )
-    print(
-        f"time to GREEN: {args.green_runs} runs per tool, rollout completes after {args.rollout_seconds:g} s",
-        file=sys.stderr,
-    )
+    zero_delays = ["--task-start-seconds", "0", "--rollout-seconds", "0"]
+    overhead = series(tools, [zero_delays] * args.runs, args.greenlight, "overhead")
+
+    # A rollout that lasts a whole number of poll intervals completes just
+    # before one of greenlight's polls, its best case. Spreading the
+    # durations over one interval samples every phase instead.
+    step = seconds_of(poll_interval) / args.green_runs
+    rollouts = [round(args.rollout_seconds + index * step, 2) for index in range(args.green_runs)]
+    print(f"time to GREEN: rollouts of {rollouts} s, one run per tool each", file=sys.stderr)
     green = series(
         tools,
-        args.green_runs,
+        [["--task-start-seconds", "0", "--rollout-seconds", f"{seconds:g}"] for seconds in rollouts],
         args.greenlight,
-        ["--task-start-seconds", "0", "--rollout-seconds", f"{args.rollout_seconds:g}"],
         "time-to-green",
     )
     write_json(
@@ -158,7 +176,7 @@ def main() -> None:
             "greenlight_command": "greenlight deploy --env staging --tag T --skip-gates",
             "aws_cli_command": "bench/deploy/aws-cli-deploy.sh T",
             "poll_interval": poll_interval,
-            "rollout_seconds": args.rollout_seconds,
+            "rollout_seconds": rollouts,
             "overhead": overhead,
             "time_to_green": green,
         },

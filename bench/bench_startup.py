@@ -9,47 +9,16 @@ Usage: bench_startup.py --greenlight BIN --venv DIR --output FILE [--runs N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from harness import REPO, actionlint_binary, median, run_measured, write_json
+from harness import REPO, actionlint_binary, median, median_wall, run_measured, write_json
 
 GENERATOR = os.path.join(REPO, "bench", "gen_bash_steps.py")
 SMALL_STEPS = 5
 RSS_RUNS = 5
-
-
-def hyperfine_wall(command: list[str], runs: int, scratch: str) -> tuple[float, str]:
-    """Returns the median wall time in seconds measured by hyperfine."""
-    export = os.path.join(scratch, "hyperfine.json")
-    subprocess.run(
-        [
-            "hyperfine",
-            "--shell=none",
-            "--ignore-failure",
-            "--warmup",
-            "3",
-            "--runs",
-            str(runs),
-            "--export-json",
-            export,
-            " ".join(command),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    with open(export, encoding="utf-8") as handle:
-        return json.load(handle)["results"][0]["median"], "hyperfine"
-
-
-def loop_wall(command: list[str], runs: int) -> tuple[float, str]:
-    for _ in range(3):
-        run_measured(command)
-    return median([run_measured(command).wall_seconds for _ in range(runs)]), "python loop"
 
 
 def main() -> None:
@@ -72,10 +41,7 @@ def main() -> None:
             ("actionlint small.yml (no shellcheck)", [actionlint, "-shellcheck=", "-pyflakes=", small]),
         ]
         for name, command in commands:
-            if shutil.which("hyperfine"):
-                wall, method = hyperfine_wall(command, args.runs, scratch)
-            else:
-                wall, method = loop_wall(command, args.runs)
+            wall, method = median_wall(command, args.runs, warmup=3)
             rss_runs = [run_measured(command) for _ in range(RSS_RUNS)]
             result = {
                 "command": name,

@@ -121,6 +121,38 @@ def run_measured(command: list[str], env: Optional[dict] = None, timeout: float 
     )
 
 
+def median_wall(command: list[str], runs: int, warmup: int) -> tuple[float, str]:
+    """Returns the median wall time of `runs` runs in seconds, and the method.
+
+    hyperfine, when installed, starts the command without a shell, so the
+    time holds next to nothing but the command. Otherwise this process runs
+    the loop, and each time then includes starting GNU time from Python.
+    """
+    if shutil.which("hyperfine") is None:
+        for _ in range(warmup):
+            run_measured(command)
+        return median([run_measured(command).wall_seconds for _ in range(runs)]), "Python loop"
+    with tempfile.TemporaryDirectory(prefix="greenlight-bench-hyperfine-") as scratch:
+        export = os.path.join(scratch, "hyperfine.json")
+        subprocess.run(
+            [
+                "hyperfine",
+                "--shell=none",
+                "--ignore-failure",
+                "--style=none",
+                f"--warmup={warmup}",
+                f"--runs={runs}",
+                f"--export-json={export}",
+                " ".join(command),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        with open(export, encoding="utf-8") as handle:
+            return json.load(handle)["results"][0]["median"], "hyperfine"
+
+
 def read_gnu_time_rss(path: str, fallback: int) -> int:
     """Returns the KiB that GNU time wrote to `path`, and removes the file.
 

