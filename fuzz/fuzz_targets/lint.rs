@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use greenlight_lint::{LintOptions, lint};
 use libfuzzer_sys::fuzz_target;
 
-/// One folder per fuzz process; each input overwrites the same files.
+/// Returns the folder of this fuzz process. Each input overwrites the same
+/// files in it.
 fn folder() -> &'static PathBuf {
     static FOLDER: OnceLock<PathBuf> = OnceLock::new();
     FOLDER.get_or_init(|| {

@@ -102,10 +102,11 @@ impl Node {
     }
 }
 
-/// The most nodes a file may expand to once aliases are replaced by what
-/// they refer to. saphyr copies the anchored node for each alias, so ten
-/// levels of nine aliases each (a "billion laughs" file of a few hundred
-/// bytes) would need billions of nodes. Real workflows have thousands.
+/// The maximum number of nodes a file may expand to once aliases are
+/// replaced by what they refer to. saphyr copies the anchored node for each
+/// alias, so ten levels of nine aliases each (a "billion laughs" file of a
+/// few hundred bytes) would need billions of nodes. The bound is far above
+/// the few thousand nodes of a large workflow (an estimate).
 pub const MAX_EXPANDED_NODES: u64 = 200_000;
 
 /// Parses every document of `text`.

@@ -17,8 +17,8 @@ use std::time::Duration;
 use serde_json::json;
 use support::{Testbed, fast_config, run};
 
-/// Every secret value of the testbed, and for JSON secrets each string
-/// inside them too.
+/// Returns every secret value of the testbed, and for JSON secrets each
+/// string inside them too.
 fn canaries(testbed: &Testbed) -> Vec<String> {
     let listed = testbed.boto3(
         "out = []\n\
@@ -56,7 +56,7 @@ impl Transcript {
         }
     }
 
-    /// A greenlight command at `-vvv` that also writes a step summary.
+    /// Builds a greenlight command at `-vvv` that also writes a step summary.
     fn command(&self, testbed: &Testbed, config: &Path) -> Command {
         let mut command = testbed.greenlight(config);
         command
@@ -91,6 +91,7 @@ impl Transcript {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn greenlight");
+
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let mut seen = Vec::new();
@@ -107,6 +108,7 @@ impl Transcript {
             .status()
             .expect("kill");
         assert!(status.success());
+
         seen.extend(lines.map_while(Result::ok));
         let output = child.wait_with_output().expect("wait");
         let stderr = seen.join("\n");
@@ -302,9 +304,9 @@ fn red_rollback_and_interrupts_never_print_secrets() {
     transcript.check_files(&[]);
 }
 
-/// A loopback HTTP server that answers every request with 401 and echoes
-/// each request header back as a response header and in the body, like a
-/// careless debug endpoint.
+/// Starts a loopback HTTP server that responds 401 to every request and
+/// echoes each request header back as a response header and in the body,
+/// like a careless debug endpoint.
 fn start_echo_server() -> (u16, Arc<AtomicBool>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");

@@ -12,7 +12,7 @@ use greenlight_core::config::Config;
 use greenlight_core::render::{RenderInput, diff, registrable, render};
 use greenlight_lint::{LintOptions, lint};
 
-/// The inputs of one fuzz target, seeds and regressions together.
+/// Reads the inputs of one fuzz target, seeds and regressions together.
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let fuzz = support::repo_root().join("fuzz");
     let mut found = Vec::new();

@@ -19,7 +19,8 @@ const SMOKE_ARN: &str =
 const DATABASE_ARN: &str =
     "arn:aws:secretsmanager:eu-central-1:123456789012:secret:afu9/stage/database-GhIjKl";
 
-/// A described staging task definition with the example's five containers.
+/// Builds a described staging task definition with the example's five
+/// containers.
 fn described() -> Value {
     let containers: Vec<Value> = [
         "control-center",
@@ -50,7 +51,7 @@ fn described() -> Value {
     })
 }
 
-/// An offline greenlight command with nothing from the caller's
+/// Builds an offline greenlight command with nothing from the caller's
 /// environment but PATH.
 fn offline(dir: &Path, config: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
@@ -411,7 +412,7 @@ fn secret_arn_with_trailing_fields_is_rejected() {
 }
 
 #[test]
-fn value_from_with_bad_tail_in_task_definition_is_kept_or_rejected() {
+fn unmanaged_value_from_tail_is_kept() {
     // A `valueFrom` of a container greenlight does not manage is copied as
     // it is; one greenlight replaces is never read. Either way the output
     // must not contain a half-parsed reference.
