@@ -79,14 +79,36 @@ pub async fn deploy_command(config_path: Option<&Path>, args: &DeployArgs) -> Re
     {
         Ok(deployment) => deployment,
         Err(error) => {
-            // NOTE: an UpdateService attempt that timed out may still be
-            // applied later. ECS rejects an update to an INACTIVE revision,
-            // so deregistering ours also fences such a late update.
-            if registered_by_us {
-                let left = remove_duplicates(aws, &prepared, None, &log).await;
-                return Err(anyhow!("{error:#}\n{}", leftover_note(&left)));
+            // A timed-out UpdateService may have been applied all the same,
+            // so the service decides what happened, not the error.
+            match update_outcome(aws, env, &task_definition_arn, &prepared.service).await {
+                UpdateOutcome::Applied => {
+                    log.line(&format!(
+                        "UpdateService reported an error, but the service already has a new \
+                         deployment on {task_definition_arn}; following it ({error:#})"
+                    ));
+                    // Retried attempts may each start a deployment, so no
+                    // single deployment id can be called ours.
+                    None
+                }
+                UpdateOutcome::NotApplied if registered_by_us => {
+                    // NOTE: an attempt still in flight may be applied later.
+                    // ECS rejects an update to an INACTIVE revision, so
+                    // deregistering ours also fences such a late update.
+                    let left = remove_duplicates(aws, &prepared, None, &log).await;
+                    return Err(anyhow!("{error:#}\n{}", leftover_note(&left)));
+                }
+                UpdateOutcome::NotApplied => return Err(error),
+                UpdateOutcome::Unknown(reason) => {
+                    return Err(anyhow!(
+                        "{error:#}\nthe service's state is unknown ({reason}), so \
+                         {task_definition_arn} was kept; check it with `greenlight verify \
+                         --env {} --tag {}`",
+                        prepared.env_name,
+                        args.tag
+                    ));
+                }
             }
-            return Err(error);
         }
     };
     log.line(&format!(
@@ -367,6 +389,38 @@ async fn remove_duplicates(
 /// Returns the revision number at the end of a task definition ARN.
 fn revision_of(arn: &str) -> Option<u64> {
     arn.rsplit_once(':')?.1.parse().ok()
+}
+
+/// What a failed `UpdateService` call did, as the service shows it.
+enum UpdateOutcome {
+    /// The service has a new deployment on our revision.
+    Applied,
+    NotApplied,
+    Unknown(String),
+}
+
+/// Decides from the service whether an update to `ours` was applied: a
+/// deployment on `ours` that did not exist `before` the call shows it was.
+async fn update_outcome(
+    aws: &Aws,
+    env: &Environment,
+    ours: &str,
+    before: &ServiceView,
+) -> UpdateOutcome {
+    let view = match aws.describe_service(&env.cluster, &env.service).await {
+        Ok(view) => view,
+        Err(error) => return UpdateOutcome::Unknown(format!("{error:#}")),
+    };
+    let is_new = |id: &str| before.deployments.iter().all(|d| d.id != id);
+    let applied = view
+        .deployments
+        .iter()
+        .any(|d| d.task_definition == ours && is_new(&d.id));
+    if applied {
+        UpdateOutcome::Applied
+    } else {
+        UpdateOutcome::NotApplied
+    }
 }
 
 /// Says which unused revisions a failed deploy leaves behind.

@@ -173,3 +173,53 @@ fn sigterm_while_waiting_announces_state() {
     );
     assert!(stdout.contains("interrupted while waiting"), "{stdout}");
 }
+
+#[test]
+fn timed_out_update_that_applied_is_followed() {
+    let testbed = Testbed::start(&[]);
+    let config = support::config_with(
+        &testbed,
+        &[
+            ("deadline = \"120s\"", "deadline = \"4s\""),
+            ("poll_interval = \"2s\"", "poll_interval = \"200ms\""),
+            (
+                "[rollout]",
+                "[aws]\nread_timeout = \"1s\"\nattempt_timeout = \"1s\"\nmax_attempts = 3\n\n[rollout]",
+            ),
+        ],
+    );
+    // Each UpdateService reaches moto two seconds late, after the client
+    // gave up on that attempt: the first one is applied while greenlight
+    // still retries.
+    testbed.control(
+        "POST",
+        "faults",
+        Some(&json!([{"operation": "ecs:UpdateService", "fault": "slow", "delay_seconds": 2, "times": null}])),
+    );
+    let deploy = run(testbed.greenlight(&config).args([
+        "deploy",
+        "--env",
+        "staging",
+        "--tag",
+        "abc1234",
+        "--skip-gates",
+    ]));
+    assert!(
+        deploy.stderr.contains(
+            "UpdateService reported an error, but the service already has a new deployment"
+        ),
+        "{}\n{}",
+        deploy.stdout,
+        deploy.stderr
+    );
+    assert!(!deploy.stderr.contains("deregistered"), "{}", deploy.stderr);
+    let operations = testbed.operations();
+    assert!(
+        !operations.contains(&"ecs:DeregisterTaskDefinition".to_string()),
+        "{operations:?}"
+    );
+    assert!(
+        live_task_definition(&testbed).ends_with(":4"),
+        "service on the new revision"
+    );
+}
