@@ -411,6 +411,19 @@ impl Config {
         self.validate_aws(&mut push);
 
         for (env_name, env) in &self.environments {
+            let valid_name = !env_name.is_empty()
+                && env_name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_name {
+                push(
+                    format!("environments.{env_name:?}"),
+                    format!(
+                        "environment name {env_name:?} is invalid; use letters, digits, '-' \
+                         and '_', like staging or prod-eu"
+                    ),
+                );
+            }
             if env.hosts.is_empty() {
                 push(
                     format!("environments.{env_name}.hosts"),
@@ -519,7 +532,7 @@ fn toml_error(error: &toml::de::Error) -> ConfigError {
     // line and the offending key.
     ConfigError {
         key: String::new(),
-        message: format!("invalid configuration: {}", error.to_string().trim_end()),
+        message: error.to_string().trim_end().to_string(),
     }
 }
 
@@ -704,6 +717,20 @@ header = "x-key"
         let text = format!("{MINIMAL}\n[aws]\nread_timeout = \"soon\"\n");
         let errors = Config::parse(&text).expect_err("not a duration");
         assert!(errors[0].message.contains("soon"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn odd_environment_name_is_rejected() {
+        let text = MINIMAL.replace(
+            "[environments.staging]",
+            "[environments.\"stag ing\\u0000\"]",
+        );
+        let errors = Config::parse(&text).expect_err("odd name");
+        assert!(errors[0].message.contains("is invalid"), "{}", errors[0]);
+        assert!(
+            !errors[0].to_string().contains('\0'),
+            "control characters are escaped"
+        );
     }
 
     #[test]

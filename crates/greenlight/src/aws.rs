@@ -69,7 +69,20 @@ pub async fn connect(region: &str, settings: &AwsSettings) -> Aws {
 /// Formats an SDK error with its whole source chain; plain `{e}` only says
 /// "dispatch failure" or "service error".
 pub fn describe_error(operation: &str, error: &(dyn std::error::Error + 'static)) -> String {
-    format!("{operation} failed: {}", DisplayErrorContext(error))
+    // Each level's Display, joined; DisplayErrorContext would append the
+    // whole Debug dump, which is unreadable in a CI log. -vv logs the dump.
+    tracing::debug!(operation, error = %DisplayErrorContext(error), "AWS call failed");
+    let mut text = format!("{operation} failed: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A secret resolved by name.

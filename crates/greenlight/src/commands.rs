@@ -57,7 +57,32 @@ pub fn render_command(config_path: Option<&Path>, args: &RenderArgs) -> Result<u
                  bare ARN, and set json_key in [[secrets]] for a JSON key"
             )));
         }
-        arns.insert(key.to_string(), arn.to_string());
+        let configured: Vec<&String> = loaded
+            .config
+            .environments
+            .values()
+            .filter_map(|env| env.secrets.get(key))
+            .collect();
+        if configured.is_empty() {
+            return Err(input_error(format!(
+                "--secret-arn {key}: no environment configures a secret \"{key}\"; use a key of \
+                 [environments.<env>.secrets]"
+            )));
+        }
+        let name = parsed.name_without_suffix();
+        if !configured.iter().any(|c| c.as_str() == name) {
+            let names: Vec<&str> = configured.iter().map(|c| c.as_str()).collect();
+            return Err(input_error(format!(
+                "--secret-arn {key}: \"{arn}\" names the secret \"{name}\", but \"{key}\" is \
+                 configured as {}; give the ARN of that secret",
+                names.join(" or ")
+            )));
+        }
+        if arns.insert(key.to_string(), arn.to_string()).is_some() {
+            return Err(input_error(format!(
+                "--secret-arn {key} is given twice; give each secret once"
+            )));
+        }
     }
     for binding in &loaded.config.secrets {
         if !arns.contains_key(&binding.secret) {
@@ -79,7 +104,7 @@ pub fn render_command(config_path: Option<&Path>, args: &RenderArgs) -> Result<u
     let text = pretty(&rendered.task_definition);
     match &args.output {
         Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
+            .map_err(|e| input_error(format!("cannot write --output {}: {e}", path.display())))?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(0)
@@ -268,8 +293,8 @@ pub async fn plan_command(config_path: Option<&Path>, args: &PlanArgs, color: bo
         return Ok(0);
     }
     let text = diff(
-        &live,
-        &prepared.rendered.task_definition,
+        &mask_plaintext_secrets(&live, &loaded.config),
+        &mask_plaintext_secrets(&prepared.rendered.task_definition, &loaded.config),
         &prepared.live_arn,
         "rendered",
     );
@@ -281,6 +306,40 @@ pub async fn plan_command(config_path: Option<&Path>, args: &PlanArgs, color: bo
         prepared.env.service
     )?;
     Ok(0)
+}
+
+/// Returns a copy with the values of plaintext environment variables that
+/// may hold secrets replaced: every variable bound to a secret in the
+/// configuration (its old plaintext copy is the live secret) and every
+/// name containing KEY, SECRET, TOKEN, PASSWORD or CREDENTIAL.
+fn mask_plaintext_secrets(task_definition: &Value, config: &Config) -> Value {
+    let bound: Vec<&str> = config.secrets.iter().map(|b| b.variable.as_str()).collect();
+    let looks_secret = |name: &str| {
+        let upper = name.to_ascii_uppercase();
+        bound.contains(&name)
+            || ["KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"]
+                .iter()
+                .any(|word| upper.contains(word))
+    };
+    let mut masked = task_definition.clone();
+    let containers = masked
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut);
+    for container in containers.into_iter().flatten() {
+        let environment = container
+            .get_mut("environment")
+            .and_then(Value::as_array_mut);
+        for entry in environment.into_iter().flatten() {
+            let secret = entry
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(looks_secret);
+            if secret && entry.get("value").is_some() {
+                entry["value"] = Value::String("(not shown)".into());
+            }
+        }
+    }
+    masked
 }
 
 fn write_diff(out: &mut impl Write, text: &str, color: bool) -> std::io::Result<()> {

@@ -455,8 +455,8 @@ impl RolloutWatch<'_> {
     /// reasons as details.
     async fn wait(&self, before: &ServiceView) -> Result<(), Check> {
         let started = Instant::now();
-        let mut seen_events: BTreeSet<String> =
-            before.events.iter().map(|e| e.id.clone()).collect();
+        let earlier: BTreeSet<String> = before.events.iter().map(|e| e.id.clone()).collect();
+        let mut seen_events = earlier.clone();
         let mut last_stage = String::new();
         let mut last_view: ServiceView;
         loop {
@@ -488,7 +488,7 @@ impl RolloutWatch<'_> {
                     return Ok(());
                 }
                 Progress::Failed(reason) => {
-                    let details = self.failure_details(&view).await;
+                    let details = self.failure_details(&view, &earlier).await;
                     return Err(Check::fail("rollout", reason).with_details(details));
                 }
                 Progress::Waiting(stage) => {
@@ -508,7 +508,7 @@ impl RolloutWatch<'_> {
             }
             tokio::time::sleep(self.poll_interval).await;
         }
-        let details = self.failure_details(&last_view).await;
+        let details = self.failure_details(&last_view, &earlier).await;
         Err(Check::fail(
             "rollout",
             format!(
@@ -519,13 +519,19 @@ impl RolloutWatch<'_> {
         .with_details(details))
     }
 
-    async fn failure_details(&self, view: &ServiceView) -> Vec<String> {
-        let mut details: Vec<String> = view
+    /// Collects the evidence of a failed rollout: the service events that
+    /// came after `earlier` (the last five, oldest first) and the reasons
+    /// of stopped tasks.
+    async fn failure_details(&self, view: &ServiceView, earlier: &BTreeSet<String>) -> Vec<String> {
+        let mut recent: Vec<String> = view
             .events
             .iter()
+            .filter(|e| !earlier.contains(&e.id))
             .take(5)
             .map(|e| format!("event: {}", e.message))
             .collect();
+        recent.reverse();
+        let mut details = recent;
         match self
             .aws
             .deployment_tasks(&self.env.cluster, &self.env.service, self.deployment, true)

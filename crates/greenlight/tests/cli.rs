@@ -192,6 +192,78 @@ header = "x-smoke-key"
         missing.stderr
     );
 
+    let unknown_key = run(greenlight()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "render",
+            "--tag",
+            "v9",
+            "--secret-arn",
+            &format!("smoke={arn}"),
+        ])
+        .args(["--secret-arn", &format!("bogus={arn}"), "--input"])
+        .arg(&described));
+    assert_eq!(unknown_key.code, 2);
+    assert!(
+        unknown_key.stderr.contains("--secret-arn bogus"),
+        "{}",
+        unknown_key.stderr
+    );
+
+    let other = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/stage/database-AbC123";
+    let wrong_secret = run(greenlight()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "render",
+            "--tag",
+            "v9",
+            "--secret-arn",
+            &format!("smoke={other}"),
+            "--input",
+        ])
+        .arg(&described));
+    assert_eq!(wrong_secret.code, 2);
+    assert!(
+        wrong_secret
+            .stderr
+            .contains("names the secret \"shop/stage/database\""),
+        "{}",
+        wrong_secret.stderr
+    );
+
+    let twice = run(greenlight()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "render",
+            "--tag",
+            "v9",
+            "--secret-arn",
+            &format!("smoke={arn}"),
+        ])
+        .args(["--secret-arn", &format!("smoke={arn}"), "--input"])
+        .arg(&described));
+    assert_eq!(twice.code, 2);
+    assert!(twice.stderr.contains("given twice"), "{}", twice.stderr);
+
+    let to_directory = run(greenlight()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "render",
+            "--tag",
+            "v9",
+            "--secret-arn",
+            &format!("smoke={arn}"),
+        ])
+        .arg("--output")
+        .arg(dir.path())
+        .arg("--input")
+        .arg(&described));
+    assert_eq!(to_directory.code, 2, "{}", to_directory.stderr);
+
     let bad_tag = run(greenlight()
         .arg("--config")
         .arg(&config)

@@ -519,3 +519,36 @@ fn smoke_with_untrusted_certificate_fails() {
         verify.stdout
     );
 }
+
+#[test]
+fn plan_never_shows_plaintext_key() {
+    let testbed = Testbed::start(&["--scenario", "no-runner"]);
+    let config = fast_config(&testbed);
+    let stale = testbed.boto3(
+        "svc = ecs.describe_services(cluster='afu9-cluster', services=['afu9-control-center-staging'])['services'][0]\n\
+         td = ecs.describe_task_definition(taskDefinition=svc['taskDefinition'])['taskDefinition']\n\
+         env = [c for c in td['containerDefinitions'] if c['name'] == 'control-center'][0]['environment']\n\
+         print([e['value'] for e in env if e['name'] == 'AFU9_SMOKE_KEY'][0])",
+    );
+    assert!(
+        stale.len() >= 8,
+        "the seeded plaintext key is long enough to search for"
+    );
+    let plan = run(testbed
+        .greenlight(&config)
+        .args(["plan", "--env", "staging", "--tag", "abc1234"]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("\"AFU9_SMOKE_KEY\""),
+        "the variable's removal is shown"
+    );
+    assert!(
+        !plan.stdout.contains(&stale),
+        "plaintext key leaked:\n{}",
+        plan.stdout
+    );
+    assert!(
+        !plan.stderr.contains(&stale),
+        "plaintext key leaked on stderr"
+    );
+}
