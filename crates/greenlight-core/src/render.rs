@@ -73,6 +73,43 @@ fn check_size(task: &Value) -> Result<(), RenderError> {
     Ok(())
 }
 
+/// Rejects a Secrets Manager `valueFrom` of any container that ECS would
+/// reject when it starts a task: one or two fields after the secret name
+/// are ambiguous, only none or all three (`NAME:json-key:stage:id`) work.
+/// Catching it here stops the deploy before anything is registered.
+fn check_value_from(task: &Value) -> Result<(), RenderError> {
+    let containers = task
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for container in containers {
+        let name = container.get("name").and_then(Value::as_str).unwrap_or("?");
+        let secrets = container
+            .get("secrets")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for secret in secrets {
+            let Some(value_from) = secret.get("valueFrom").and_then(Value::as_str) else {
+                continue;
+            };
+            let is_secrets_manager = value_from.split(':').nth(2) == Some("secretsmanager");
+            if !is_secrets_manager {
+                continue;
+            }
+            if let Err(error) = SecretRef::parse(value_from) {
+                let variable = secret.get("name").and_then(Value::as_str).unwrap_or("?");
+                return fail(format!(
+                    "container \"{name}\" secret {variable}: {error}; ECS would fail to start \
+                     the task"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn fail<T>(message: String) -> Result<T, RenderError> {
     Err(RenderError(message))
 }
@@ -199,6 +236,7 @@ pub fn render(described: &Value, input: &RenderInput<'_>) -> Result<Rendered, Re
         changes,
     };
     check_rendered(&rendered.task_definition, input)?;
+    check_value_from(&rendered.task_definition)?;
     check_size(&rendered.task_definition)?;
     Ok(rendered)
 }

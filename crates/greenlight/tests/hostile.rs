@@ -412,27 +412,39 @@ fn secret_arn_with_trailing_fields_is_rejected() {
 }
 
 #[test]
-fn unmanaged_value_from_tail_is_kept() {
-    // A `valueFrom` of a container greenlight does not manage is copied as
-    // it is; one greenlight replaces is never read. Either way the output
-    // must not contain a half-parsed reference.
+fn value_from_with_bad_tail_is_rejected() {
+    // In a container greenlight does not manage, the reference is not
+    // replaced, so one or two fields after the name would reach ECS.
     let workspace = Workspace::new();
     let config = workspace.example_config();
-    for tail in [":", "::", ":url:"] {
+    for tail in [":", "::", ":url", ":url:", ":url:AWSCURRENT:id:extra"] {
+        let value_from = format!("{SMOKE_ARN}{tail}");
         let mut task = described();
         task["taskDefinition"]["containerDefinitions"][1]["secrets"] =
-            json!([{"name": "TOKEN", "valueFrom": format!("{SMOKE_ARN}{tail}")}]);
+            json!([{"name": "TOKEN", "valueFrom": value_from}]);
         let input = workspace.write("described.json", task.to_string().as_bytes());
         let run = workspace.render(&config, &input, &[]);
-        if run.code == 0 {
-            assert!(
-                run.stdout.contains(&format!("{SMOKE_ARN}{tail}\"")),
-                "{}",
-                run.stdout
-            );
-        } else {
-            assert_rejected(&run, &[&format!("{SMOKE_ARN}{tail}")]);
-        }
+        assert_rejected(&run, &[&value_from, "mcp-github", "TOKEN"]);
+    }
+}
+
+#[test]
+fn value_from_with_all_three_fields_is_kept() {
+    let workspace = Workspace::new();
+    let config = workspace.example_config();
+    for tail in [":url::", ":url:AWSCURRENT:", "::AWSPREVIOUS:"] {
+        let value_from = format!("{SMOKE_ARN}{tail}");
+        let mut task = described();
+        task["taskDefinition"]["containerDefinitions"][1]["secrets"] =
+            json!([{"name": "TOKEN", "valueFrom": value_from}]);
+        let input = workspace.write("described.json", task.to_string().as_bytes());
+        let run = workspace.render(&config, &input, &[]);
+        assert_eq!(run.code, 0, "{tail}: {}", run.stderr);
+        assert!(
+            run.stdout.contains(&format!("{value_from}\"")),
+            "{}",
+            run.stdout
+        );
     }
 }
 
