@@ -137,7 +137,10 @@ fn malformed_toml_is_rejected() {
     let workspace = Workspace::new();
     let config = workspace.config_with("region = \"eu-central-1\"", "region = \"eu-central-1");
     let run = workspace.render(&config, &workspace.described_input(), &[]);
-    assert_rejected(&run, &["invalid configuration", "line 4"]);
+    assert_rejected(
+        &run,
+        &["greenlight.toml is invalid", "line 4", "eu-central-1"],
+    );
 }
 
 #[test]
@@ -147,7 +150,7 @@ fn truncated_toml_is_rejected() {
     let cut = text.find("[smoke]").expect("smoke table") + "[smoke]\npath = \"/api".len();
     let config = workspace.write("greenlight.toml", &text.as_bytes()[..cut]);
     let run = workspace.render(&config, &workspace.described_input(), &[]);
-    assert_rejected(&run, &["invalid configuration", "greenlight.toml"]);
+    assert_rejected(&run, &["greenlight.toml is invalid", "path = \"/api"]);
 }
 
 #[test]
