@@ -23,6 +23,8 @@
 #   BENCH_VENV       venv for the aws CLI and the linters
 #                    (default /tmp/greenlight-bench-venv; created when missing)
 #   REPORT           the page to write (default docs/benchmarks.md)
+#   RESULTS          folder that keeps the raw JSON results (default: a
+#                    temporary folder, removed at exit)
 #
 # Needs python3 with moto[server]==5.2.1 (for the testbed), jq and curl.
 # Everything it starts listens on 127.0.0.1 and stops with it.
@@ -57,8 +59,13 @@ done
 python3 -c 'import moto' 2> /dev/null \
   || { echo "missing moto: pip install 'moto[server]==5.2.1'" >&2; exit 2; }
 
-results=$(mktemp -d -t greenlight-bench-XXXXXX)
-trap 'rm -rf "$results"' EXIT
+if [ -n "${RESULTS:-}" ]; then
+  results=$RESULTS
+  mkdir -p "$results"
+else
+  results=$(mktemp -d -t greenlight-bench-XXXXXX)
+  trap 'rm -rf "$results"' EXIT
+fi
 cat /proc/loadavg > "$results/load-start"
 
 if [ -z "${GREENLIGHT:-}" ]; then
