@@ -2,8 +2,9 @@
 in one workflow file (gen_bash_steps.py).
 
 For every size, each tool runs up to 3 times under GNU time for CPU time
-and peak RSS, then up to `--runs` times for the wall time (hyperfine when
-installed), as many as fit in `--budget` seconds judged by its first run.
+and peak RSS. Then it runs up to `--runs` times for the wall time (with
+hyperfine when installed): as many as fit in `--budget` seconds, judged by
+its first run.
 So the slowest tool on the largest file runs at least twice and the
 series stays bounded.
 

@@ -125,7 +125,7 @@ def median_wall(command: list[str], runs: int, warmup: int) -> tuple[float, str]
     """Returns the median wall time of `runs` runs in seconds, and the method.
 
     hyperfine, when installed, starts the command without a shell, so the
-    time holds next to nothing but the command. Otherwise this process runs
+    time contains next to nothing but the command. Otherwise this process runs
     the loop, and each time then includes starting GNU time from Python.
     """
     if shutil.which("hyperfine") is None:
