@@ -69,15 +69,16 @@ pub fn assess(service: &ServiceView, ours: &str, our_deployment: Option<&str>) -
 
     if primary.task_definition != ours {
         if let Some(mine) = mine
-            && mine.rollout_state.as_deref() == Some("FAILED") {
-                return Progress::Failed(format!(
-                    "the rollout of {ours} failed ({}) and the service was rolled back to {}",
-                    mine.rollout_state_reason
-                        .as_deref()
-                        .unwrap_or("no reason given"),
-                    primary.task_definition
-                ));
-            }
+            && mine.rollout_state.as_deref() == Some("FAILED")
+        {
+            return Progress::Failed(format!(
+                "the rollout of {ours} failed ({}) and the service was rolled back to {}",
+                mine.rollout_state_reason
+                    .as_deref()
+                    .unwrap_or("no reason given"),
+                primary.task_definition
+            ));
+        }
         return Progress::Failed(format!(
             "the PRIMARY deployment {} runs {}, not {ours}: it was rolled back or replaced by \
              another deployment",
@@ -85,13 +86,14 @@ pub fn assess(service: &ServiceView, ours: &str, our_deployment: Option<&str>) -
         ));
     }
     if let Some(expected) = our_deployment
-        && primary.id != expected {
-            return Progress::Failed(format!(
-                "another deployment ({}) replaced ours ({expected}) while waiting; someone else \
+        && primary.id != expected
+    {
+        return Progress::Failed(format!(
+            "another deployment ({}) replaced ours ({expected}) while waiting; someone else \
                  deployed this service",
-                primary.id
-            ));
-        }
+            primary.id
+        ));
+    }
     match primary.rollout_state.as_deref() {
         Some("FAILED") => {
             return Progress::Failed(format!(

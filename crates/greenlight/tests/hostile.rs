@@ -553,12 +553,16 @@ fn billion_laughs_yaml_finishes_quickly() {
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
 
+/// A hostile case: config replacements, greenlight arguments, and texts the
+/// error must contain.
+type HostileCase<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a [&'a str]);
+
 /// Input errors that only show once AWS is read: each must exit 2 before
 /// any changing call.
 #[test]
 fn deploy_input_errors_change_nothing() {
     let testbed = Testbed::start(&[]);
-    let cases: &[(&[(&str, &str)], &[&str], &[&str])] = &[
+    let cases: &[HostileCase] = &[
         (
             &[("afu9/stage/database\"", "afu9/stage/missing\"")],
             &["deploy", "--env", "staging", "--tag", "abc1234"],
