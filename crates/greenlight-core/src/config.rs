@@ -50,7 +50,7 @@ pub struct Config {
 /// Timeouts and retries of every AWS call.
 ///
 /// The SDK applies no read or operation timeout of its own, so a server
-/// that accepts a connection and never answers would hold a call for a
+/// that accepts a connection and never responds would hold a call for a
 /// long time; each of these bounds one part of a call.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

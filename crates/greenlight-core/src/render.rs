@@ -437,16 +437,7 @@ fn new_sidecar(
 /// every configured secret is bound to the expected ARN, and only in
 /// `secrets[]`.
 pub fn check_rendered(task: &Value, input: &RenderInput<'_>) -> Result<(), RenderError> {
-    let containers = task
-        .get("containerDefinitions")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let by_name = |name: &str| {
-        containers
-            .iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
-    };
+    let by_name = |name: &str| container_named(task, name);
     for container in &input.config.containers {
         let expected = input.config.image_for(container, input.tag);
         let actual = by_name(&container.name)
@@ -489,6 +480,22 @@ pub fn check_rendered(task: &Value, input: &RenderInput<'_>) -> Result<(), Rende
         }
     }
     Ok(())
+}
+
+/// Returns the container definitions of a task definition, or none when
+/// it has no `containerDefinitions` array.
+pub fn container_definitions(task: &Value) -> &[Value] {
+    task.get("containerDefinitions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// Returns the container definition with this name.
+pub fn container_named<'a>(task: &'a Value, name: &str) -> Option<&'a Value> {
+    container_definitions(task)
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
 }
 
 /// Returns the `valueFrom` of a container's secret variable.

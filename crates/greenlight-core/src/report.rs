@@ -33,7 +33,7 @@ pub struct Report {
     /// The task definition the checks ran against.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,
-    /// What the deploy changed, in order.
+    /// Changes the deploy made, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
     pub checks: Vec<Check>,

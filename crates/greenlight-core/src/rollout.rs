@@ -1,4 +1,4 @@
-//! Decides, from one `DescribeServices` observation, where a rollout stands.
+//! Decides the state of a rollout from one `DescribeServices` observation.
 
 /// A deployment of a service, as `DescribeServices` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -45,7 +45,7 @@ impl ServiceView {
     }
 }
 
-/// Where a rollout stands.
+/// State of a rollout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     /// Still going; the text names the stage.
@@ -57,7 +57,7 @@ pub enum Progress {
 }
 
 /// Assesses a rollout of `ours` (a task definition ARN) started as
-/// deployment `our_deployment` (when the `UpdateService` answer named it).
+/// deployment `our_deployment` (when the `UpdateService` response named it).
 pub fn assess(service: &ServiceView, ours: &str, our_deployment: Option<&str>) -> Progress {
     let Some(primary) = service.primary() else {
         return Progress::Waiting("no PRIMARY deployment yet".into());

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::arn::SecretRef;
 use crate::config::Config;
-use crate::render::{environment_has, secret_value_from};
+use crate::render::{container_definitions, container_named, environment_has, secret_value_from};
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,7 +29,7 @@ pub struct Check {
     /// A stable identifier such as `smoke` or `secret-binding`.
     pub id: String,
     pub status: Status,
-    /// Why it passed or failed, in one line.
+    /// Reason it passed or failed, in one line.
     pub summary: String,
     /// Further lines shown on failure (gate output, stopped-task reasons).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -61,7 +61,7 @@ impl Check {
     }
 }
 
-/// What one smoke request returned; the key itself is never part of it.
+/// Outcome of one smoke request. The key itself is never part of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmokeObservation {
     Response {
@@ -119,11 +119,7 @@ pub fn judge_secret_binding(
     task_definition_arn: &str,
     resolved: &BTreeMap<String, String>,
 ) -> Check {
-    let containers = task_definition
-        .get("containerDefinitions")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let containers = container_definitions(task_definition);
     let mut problems = Vec::new();
     let mut passed = Vec::new();
     for binding in &config.secrets {
@@ -132,10 +128,7 @@ pub fn judge_secret_binding(
             continue;
         };
         let where_ = format!("{}/{}", binding.container, binding.variable);
-        let container = containers
-            .iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(binding.container.as_str()));
-        let Some(container) = container else {
+        let Some(container) = container_named(task_definition, &binding.container) else {
             problems.push(format!("container {} is missing", binding.container));
             continue;
         };
@@ -196,17 +189,10 @@ pub fn judge_health(
     tasks: &[String],
     containers: &[ContainerObservation],
 ) -> Vec<Check> {
-    let definitions = task_definition
-        .get("containerDefinitions")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
     let mut checks = Vec::new();
     for name in &config.healthy_containers {
         let id = format!("healthy:{name}");
-        let definition = definitions
-            .iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(name.as_str()));
+        let definition = container_named(task_definition, name);
         let Some(definition) = definition else {
             checks.push(Check::fail(
                 &id,
@@ -266,17 +252,10 @@ pub fn judge_images(
     task_definition: &Value,
     containers: &[ContainerObservation],
 ) -> Check {
-    let definitions = task_definition
-        .get("containerDefinitions")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
     let mut problems = Vec::new();
     for container in &config.containers {
         let expected = config.image_for(container, tag);
-        let declared = definitions
-            .iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(container.name.as_str()))
+        let declared = container_named(task_definition, &container.name)
             .and_then(|c| c.get("image"))
             .and_then(Value::as_str);
         if declared != Some(expected.as_str()) {
@@ -307,7 +286,7 @@ pub fn judge_images(
     }
 }
 
-/// What a gate command did.
+/// Outcome of a gate command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateOutcome {
     pub name: String,

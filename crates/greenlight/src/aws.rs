@@ -43,7 +43,7 @@ pub struct Aws {
 /// Loads the standard credential and region chain with explicit timeouts
 /// and retries from the `[aws]` table.
 ///
-/// Without them, a server that accepts the connection and never answers
+/// Without them, a server that accepts the connection and never responds
 /// makes a call hang for a long time: the SDK applies no read or operation
 /// timeout by default.
 pub async fn connect(region: &str, settings: &AwsSettings) -> Aws {
@@ -66,7 +66,7 @@ pub async fn connect(region: &str, settings: &AwsSettings) -> Aws {
     }
 }
 
-/// Formats an SDK error with its whole source chain; plain `{e}` only says
+/// Formats an SDK error with its whole source chain; plain `{e}` only prints
 /// "dispatch failure" or "service error".
 pub fn describe_error(operation: &str, error: &(dyn std::error::Error + 'static)) -> String {
     // Each level's Display, joined; DisplayErrorContext would append the
@@ -91,7 +91,7 @@ pub struct ResolvedSecret {
     pub arn: String,
 }
 
-/// Why a secret could not be resolved; each is an input error, found
+/// Reason a secret could not be resolved; each is an input error, found
 /// before anything changes.
 #[derive(Debug)]
 pub enum ResolveError {
@@ -321,7 +321,7 @@ impl Aws {
     }
 
     /// Points the service at a task definition and forces a new deployment;
-    /// returns the id of the PRIMARY deployment the answer names.
+    /// returns the id of the PRIMARY deployment the response names.
     pub async fn update_service(
         &self,
         cluster: &str,

@@ -10,7 +10,9 @@ use anyhow::{Context, Result, anyhow};
 use greenlight_core::arn::SecretRef;
 use greenlight_core::config::{Config, Environment};
 use greenlight_core::guard::{check_account, collect_json_strings};
-use greenlight_core::render::{RenderInput, Rendered, diff, pretty, registrable, render};
+use greenlight_core::render::{
+    RenderInput, Rendered, container_named, diff, pretty, registrable, render,
+};
 use greenlight_core::report::{Report, Verdict, to_json, to_markdown, to_text};
 use greenlight_core::rollout::ServiceView;
 use greenlight_core::verify::{
@@ -255,15 +257,9 @@ async fn resolve_secrets(
 
 /// Returns the tag of the first configured container's image.
 fn current_tag(config: &Config, described: &Value) -> Option<String> {
-    let task = greenlight_core::render::task_definition_of(described).ok()?;
+    let task = described.get("taskDefinition").unwrap_or(described);
     let first = config.containers.first()?;
-    let image = task
-        .get("containerDefinitions")?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("name").and_then(Value::as_str) == Some(first.name.as_str()))?
-        .get("image")?
-        .as_str()?;
+    let image = container_named(task, &first.name)?.get("image")?.as_str()?;
     let without_digest = image.split('@').next()?;
     let last_segment = without_digest.rsplit('/').next()?;
     last_segment.split_once(':').map(|(_, tag)| tag.to_string())
@@ -308,10 +304,10 @@ pub async fn plan_command(config_path: Option<&Path>, args: &PlanArgs, color: bo
     Ok(0)
 }
 
-/// Returns a copy with the values of plaintext environment variables that
-/// may hold secrets replaced: every variable bound to a secret in the
-/// configuration (its old plaintext copy is the live secret) and every
-/// name containing KEY, SECRET, TOKEN, PASSWORD or CREDENTIAL.
+/// Returns a copy in which plaintext environment values that may be
+/// secrets are replaced. That covers every variable bound to a secret in
+/// the configuration, because its old plaintext copy is the live secret,
+/// and every name containing KEY, SECRET, TOKEN, PASSWORD or CREDENTIAL.
 fn mask_plaintext_secrets(task_definition: &Value, config: &Config) -> Value {
     let bound: Vec<&str> = config.secrets.iter().map(|b| b.variable.as_str()).collect();
     let looks_secret = |name: &str| {
@@ -491,7 +487,7 @@ pub(crate) async fn verify_live(
 }
 
 /// Sends the smoke request until it passes or its deadline passes, because
-/// old tasks may still answer for a while after the rollout.
+/// old tasks may still respond for a while after the rollout.
 async fn smoke_check(
     aws: &Aws,
     config: &Config,

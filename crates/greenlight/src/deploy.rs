@@ -231,7 +231,7 @@ fn finish(
 }
 
 /// Returns the service to the task definition it ran before the deploy
-/// and waits for that rollout; the result is the `rollback` check, which
+/// and waits for that rollout. The result is the `rollback` check, which
 /// never makes the report GREEN on its own.
 async fn roll_back(
     aws: &Aws,
@@ -391,7 +391,7 @@ fn revision_of(arn: &str) -> Option<u64> {
     arn.rsplit_once(':')?.1.parse().ok()
 }
 
-/// What a failed `UpdateService` call did, as the service shows it.
+/// Effect of a failed `UpdateService` call, as the service shows it.
 enum UpdateOutcome {
     /// The service has a new deployment on our revision.
     Applied,

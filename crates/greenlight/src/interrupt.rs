@@ -1,5 +1,5 @@
-//! Ctrl-C and SIGTERM during a deploy: the deploy stops waiting and says
-//! what state it left, instead of dying between two AWS calls.
+//! Ctrl-C and SIGTERM during a deploy: the deploy stops waiting and reports
+//! the state it left, instead of dying between two AWS calls.
 
 use tokio::sync::watch;
 

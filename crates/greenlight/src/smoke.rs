@@ -59,7 +59,7 @@ impl FromStr for ConnectTo {
     }
 }
 
-/// How smoke requests reach the host.
+/// Connection settings of smoke requests.
 #[derive(Debug, Clone, Default)]
 pub struct SmokeClientOptions {
     pub connect_to: Vec<ConnectTo>,
@@ -247,7 +247,7 @@ fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<usize> {
     }
     if added == 0 {
         bail!(
-            "CA file {} holds no certificate; give a PEM file with BEGIN CERTIFICATE blocks",
+            "CA file {} contains no certificate; give a PEM file with BEGIN CERTIFICATE blocks",
             path.display()
         );
     }

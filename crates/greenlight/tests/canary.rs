@@ -228,11 +228,8 @@ fn success_and_fault_paths_never_print_secrets() {
 
     // render gets ARNs, never values, but check its output file anyway.
     let described = testbed.dir.path().join("described.json");
-    let live = testbed.boto3(
-        "svc = ecs.describe_services(cluster='afu9-cluster', services=['afu9-control-center-staging'])['services'][0]\n\
-         print(json.dumps(ecs.describe_task_definition(taskDefinition=svc['taskDefinition'])))",
-    );
-    std::fs::write(&described, live).expect("described");
+    let live = testbed.staging_task_definition();
+    std::fs::write(&described, live.to_string()).expect("described");
     let arns = testbed.boto3(
         "print(sm.describe_secret(SecretId='afu9/stage/smoke-key')['ARN'])\n\
          print(sm.describe_secret(SecretId='afu9/stage/database')['ARN'])",

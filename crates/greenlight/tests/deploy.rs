@@ -81,7 +81,7 @@ fn rotated_secret_turns_green_after_deploy() {
 }
 
 #[test]
-fn missing_runner_is_added_and_key_moved_out_of_environment() {
+fn no_runner_scenario_is_repaired() {
     let testbed = Testbed::start(&["--scenario", "no-runner"]);
     let config = fast_config(&testbed);
 
@@ -110,12 +110,7 @@ fn missing_runner_is_added_and_key_moved_out_of_environment() {
         "{changes:?}"
     );
 
-    let task_definition = testbed.boto3(
-        "svc = ecs.describe_services(cluster='afu9-cluster', services=['afu9-control-center-staging'])['services'][0]\n\
-         td = ecs.describe_task_definition(taskDefinition=svc['taskDefinition'])['taskDefinition']\n\
-         print(json.dumps(td))",
-    );
-    let task_definition: Value = serde_json::from_str(&task_definition).expect("task definition");
+    let task_definition = testbed.staging_task_definition()["taskDefinition"].clone();
     let containers = task_definition["containerDefinitions"]
         .as_array()
         .expect("containers");
@@ -524,12 +519,21 @@ fn smoke_with_untrusted_certificate_fails() {
 fn plan_never_shows_plaintext_key() {
     let testbed = Testbed::start(&["--scenario", "no-runner"]);
     let config = fast_config(&testbed);
-    let stale = testbed.boto3(
-        "svc = ecs.describe_services(cluster='afu9-cluster', services=['afu9-control-center-staging'])['services'][0]\n\
-         td = ecs.describe_task_definition(taskDefinition=svc['taskDefinition'])['taskDefinition']\n\
-         env = [c for c in td['containerDefinitions'] if c['name'] == 'control-center'][0]['environment']\n\
-         print([e['value'] for e in env if e['name'] == 'AFU9_SMOKE_KEY'][0])",
-    );
+    let described = testbed.staging_task_definition();
+    let control = described["taskDefinition"]["containerDefinitions"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|c| c["name"] == "control-center")
+        .expect("control-center");
+    let stale = control["environment"]
+        .as_array()
+        .expect("environment")
+        .iter()
+        .find(|e| e["name"] == "AFU9_SMOKE_KEY")
+        .and_then(|e| e["value"].as_str())
+        .expect("plaintext key in environment[]")
+        .to_string();
     assert!(
         stale.len() >= 8,
         "the seeded plaintext key is long enough to search for"

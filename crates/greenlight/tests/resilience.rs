@@ -9,18 +9,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::{Testbed, fast_config, run};
 
-fn live_task_definition(testbed: &Testbed) -> String {
-    testbed.boto3(
-        "svc = ecs.describe_services(cluster='afu9-cluster', services=['afu9-control-center-staging'])['services'][0]\n\
-         print(svc['taskDefinition'])",
-    )
-}
-
 #[test]
 fn rollback_on_failure_restores_previous_revision() {
     let testbed = Testbed::start(&["--runner-health", "UNHEALTHY"]);
     let config = fast_config(&testbed);
-    let before = live_task_definition(&testbed);
+    let before = testbed.staging_task_definition_arn();
     let deploy = run(testbed.greenlight(&config).args([
         "deploy",
         "--env",
@@ -50,7 +43,7 @@ fn rollback_on_failure_restores_previous_revision() {
         deploy.stdout.trim_end().ends_with("RED"),
         "a rollback is never GREEN"
     );
-    assert_eq!(live_task_definition(&testbed), before);
+    assert_eq!(testbed.staging_task_definition_arn(), before);
 }
 
 #[test]
@@ -219,7 +212,7 @@ fn timed_out_update_that_applied_is_followed() {
         "{operations:?}"
     );
     assert!(
-        live_task_definition(&testbed).ends_with(":4"),
+        testbed.staging_task_definition_arn().ends_with(":4"),
         "service on the new revision"
     );
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The repository root.
+/// Returns the repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -19,7 +19,7 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
-/// The example configuration shipped in the repository.
+/// Returns the path of the example configuration in the repository.
 pub fn example_config() -> PathBuf {
     repo_root().join("examples/afu9/greenlight.toml")
 }
@@ -93,9 +93,9 @@ impl Testbed {
         self.info["ca_file"].as_str().expect("ca_file").to_string()
     }
 
-    /// A greenlight command with the testbed's endpoint, dummy credentials
-    /// and the smoke override, and nothing from the caller's environment
-    /// but PATH and HOME.
+    /// Builds a greenlight command with the testbed's endpoint, dummy
+    /// credentials and the smoke override, and nothing from the caller's
+    /// environment but PATH and HOME.
     pub fn greenlight(&self, config: &Path) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_greenlight"));
         command
@@ -119,7 +119,7 @@ impl Testbed {
         command
     }
 
-    /// Sends a request to the control API and returns the JSON answer.
+    /// Sends a request to the control API and returns the JSON response.
     pub fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let endpoint = self.aws_endpoint();
         let address = endpoint.trim_start_matches("http://");
@@ -178,11 +178,32 @@ impl Testbed {
         );
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
+
+    /// Returns the ARN of the task definition the staging service runs, as
+    /// the scheduler proxy reports it.
+    pub fn staging_task_definition_arn(&self) -> String {
+        self.boto3(
+            "svc = ecs.describe_services(cluster='afu9-cluster', \
+             services=['afu9-control-center-staging'])['services'][0]\n\
+             print(svc['taskDefinition'])",
+        )
+    }
+
+    /// Returns `DescribeTaskDefinition` of the revision the staging service
+    /// runs, with its `taskDefinition` wrapper.
+    pub fn staging_task_definition(&self) -> Value {
+        let arn = self.staging_task_definition_arn();
+        let text = self.boto3(&format!(
+            "print(json.dumps(ecs.describe_task_definition(taskDefinition='{arn}')))"
+        ));
+        serde_json::from_str(&text).expect("DescribeTaskDefinition output is JSON")
+    }
 }
 
 impl Drop for Testbed {
     fn drop(&mut self) {
-        // Closing stdin asks the testbed to stop; kill it if it lingers.
+        // Closing stdin tells the testbed to stop. It is killed if it
+        // lingers.
         drop(self.child.stdin.take());
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(5) {
@@ -212,7 +233,8 @@ pub fn config_with(testbed: &Testbed, replacements: &[(&str, &str)]) -> PathBuf 
     path
 }
 
-/// A test configuration: short smoke deadline so RED comes quickly.
+/// Writes a test configuration with a short smoke deadline, so RED comes
+/// quickly.
 pub fn fast_config(testbed: &Testbed) -> PathBuf {
     config_with(
         testbed,
