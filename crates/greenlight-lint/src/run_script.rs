@@ -3,11 +3,12 @@
 
 use std::sync::OnceLock;
 
-use tree_sitter::{Parser, Tree};
+use tree_sitter::Parser;
 
 use crate::model::Step;
 use crate::scalar_map::value_offsets;
 use crate::shell;
+use crate::shell::syntax::Syntax;
 use crate::source::SourceFile;
 use crate::yaml::Scalar;
 
@@ -89,7 +90,7 @@ pub struct RunScript {
     /// Byte offset in the workflow file of each script byte, plus the
     /// end. Computed on first use, because most scripts have no finding.
     offsets: OnceLock<Vec<usize>>,
-    pub tree: Option<Tree>,
+    pub tree: Option<Syntax>,
     pub shell: ShellKind,
 }
 

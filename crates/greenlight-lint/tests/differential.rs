@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::process::Command;
 
 use greenlight_lint::shell::analyze::{ScriptContext, UseKind, analyze};
-use greenlight_lint::shell::new_parser;
+use greenlight_lint::shell::{new_parser, parse};
 use greenlight_lint::{LintOptions, Severity, lint};
 
 /// Names the generated scripts use; `EXT` is set in the environment.
@@ -60,15 +60,16 @@ fn statement(rng: &mut Lcg) -> String {
 /// the names reported on that line.
 fn greenlight_first_error(script: &str) -> Option<(usize, HashSet<String>)> {
     let mut parser = new_parser().expect("bash grammar loads");
-    let tree = parser.parse(script, None).expect("script parses");
+    let tree = parse(&mut parser, script).expect("script parses");
     let external = |name: &str| name == "EXT";
     let cx = ScriptContext {
-        external: &external,
         nounset: false,
         positionals_unknown: false,
         bash32: false,
     };
-    let errors: Vec<(usize, String)> = analyze(&tree, script, &cx)
+    let errors: Vec<(usize, String)> = analyze(&tree, script, cx)
+        .unless_set_by(external)
+        .into_uses()
         .into_iter()
         .filter(|u| u.nounset)
         .map(|u| {

@@ -10,8 +10,10 @@ use crate::finding::{Finding, Severity};
 use crate::model::{CompositeAction, EnvMap, Job, Step, Workflow};
 use crate::parallel;
 use crate::run_script::{RunScript, ShellKind, classify_shell, resolve_shell, writes_env_file};
-use crate::shell::analyze::{ScriptContext, UnsetUse, UseKind, analyze, assigned_names};
-use crate::shell::github_env::writes;
+use crate::shell::analyze::{
+    PendingUses, ScriptContext, UnsetUse, UseKind, analyze, assigned_names,
+};
+use crate::shell::github_env::{EnvWrites, writes};
 use crate::shell::known_env::{
     action_exports_unknown, exported_by_action, exported_prefix_by_action, not_predefined_reason,
     predefined,
@@ -30,9 +32,11 @@ impl Rule for UnboundVariable {
     }
 
     fn check_workflow(&self, cx: &Context, workflow: &Workflow, out: &mut Vec<Finding>) {
-        // Parsing dominates the cost, so every run: script of the file is
-        // parsed in parallel, then each job's exports are collected in
-        // step order, then scripts are analyzed in parallel again.
+        // Parsing dominates the cost. Every run: script of the file is
+        // parsed and analyzed on its own, in parallel, and its syntax tree
+        // dropped at once; what the analysis leaves depends on the steps
+        // before it only through $GITHUB_ENV, which is settled per job
+        // afterwards.
         let mut pending: Vec<(usize, &Step, ShellKind)> = Vec::new();
         for (job_index, job) in workflow.jobs.iter().enumerate() {
             for step in job.steps.iter().filter(|s| s.run.is_some()) {
@@ -45,13 +49,20 @@ impl Rule for UnboundVariable {
                 pending.push((job_index, step, shell));
             }
         }
-        let parsed = parallel::map(&pending, |(job_index, step, shell)| {
+        let analyzed = parallel::map(&pending, |(job_index, step, shell)| {
+            let job = &workflow.jobs[*job_index];
             with_parser(|parser| RunScript::prepare(step, *shell, parser))
                 .flatten()
-                .map(|script| (*job_index, script))
+                .map(|script| {
+                    (
+                        *job_index,
+                        AnalyzedScript::new(script, cx, workflow, job, step),
+                    )
+                })
         });
-        let mut per_job: Vec<Vec<RunScript>> = workflow.jobs.iter().map(|_| Vec::new()).collect();
-        for (job_index, script) in parsed.into_iter().flatten() {
+        let mut per_job: Vec<Vec<AnalyzedScript>> =
+            workflow.jobs.iter().map(|_| Vec::new()).collect();
+        for (job_index, script) in analyzed.into_iter().flatten() {
             per_job[job_index].push(script);
         }
         let jobs: Vec<JobScripts> = workflow
@@ -61,30 +72,25 @@ impl Rule for UnboundVariable {
             .map(|(job, scripts)| JobScripts::new(job, scripts))
             .collect();
 
-        let mut work: Vec<(usize, usize)> = Vec::new();
         for (job_index, job_scripts) in jobs.iter().enumerate() {
-            work.extend((0..job_scripts.scripts.len()).map(|i| (job_index, i)));
-        }
-        let findings = parallel::map(&work, |(job_index, script_index)| {
             let others: Vec<&JobScripts> = jobs
                 .iter()
                 .enumerate()
-                .filter(|(j, _)| j != job_index)
+                .filter(|(j, _)| *j != job_index)
                 .map(|(_, s)| s)
                 .collect();
-            let mut found = Vec::new();
-            self.check_job_script(
-                cx,
-                workflow,
-                &workflow.jobs[*job_index],
-                &jobs[*job_index],
-                *script_index,
-                &others,
-                &mut found,
-            );
-            found
-        });
-        out.extend(findings.into_iter().flatten());
+            for script in &job_scripts.scripts {
+                self.report_job_script(
+                    cx,
+                    workflow,
+                    &workflow.jobs[job_index],
+                    job_scripts,
+                    script,
+                    &others,
+                    out,
+                );
+            }
+        }
     }
 
     fn check_action(&self, cx: &Context, action: &CompositeAction, out: &mut Vec<Finding>) {
@@ -121,12 +127,12 @@ impl Rule for UnboundVariable {
                     || !assigned.contains(name)
             };
             let script_cx = ScriptContext {
-                external: &external,
                 nounset: nounset || cx.assume_nounset,
                 positionals_unknown: false,
                 bash32: false,
             };
-            for found in analyze(tree, &script.script, &script_cx) {
+            let uses = analyze(tree, &script.script, script_cx).unless_set_by(external);
+            for found in uses.into_uses() {
                 let (start, end) = script.source_range(cx.file, found.start, found.end);
                 let (message, help) = explain_action_use(&found, step, &assigned);
                 out.push(
@@ -157,12 +163,12 @@ impl Rule for UnboundVariable {
                 || (!assigned.contains(name) && !name.chars().any(|c| c.is_ascii_lowercase()))
         };
         let script_cx = ScriptContext {
-            external: &external,
             nounset: cx.assume_nounset,
             positionals_unknown: true,
             bash32: false,
         };
-        for found in analyze(&tree, src, &script_cx) {
+        let uses = analyze(&tree, src, script_cx).unless_set_by(external);
+        for found in uses.into_uses() {
             let (message, help) = explain_script_use(&found, &assigned);
             out.push(
                 Finding::at(
@@ -187,10 +193,88 @@ fn severity(found: &UnsetUse) -> Severity {
     }
 }
 
-/// The parsed `run:` scripts of one job and what they write to
+/// What the analysis of one `run:` script keeps once its syntax tree is
+/// dropped.
+struct AnalyzedScript {
+    /// The script, without its tree, to map positions back to the file.
+    script: RunScript,
+    /// Uses that the environment known without the other steps of the
+    /// job does not set.
+    uses: PendingUses,
+    /// Names among those of `uses` that the script assigns somewhere.
+    assigned: HashSet<String>,
+    /// What the script writes to `$GITHUB_ENV`, when it names that file.
+    writes: Option<EnvWrites>,
+}
+
+impl AnalyzedScript {
+    fn new(
+        mut script: RunScript,
+        cx: &Context,
+        workflow: &Workflow,
+        job: &Job,
+        step: &Step,
+    ) -> Self {
+        let tree = script.tree.take();
+        let mut analyzed = AnalyzedScript {
+            uses: PendingUses::default(),
+            assigned: HashSet::new(),
+            writes: None,
+            script,
+        };
+        let Some(tree) = tree else {
+            return analyzed;
+        };
+        let script = &analyzed.script;
+        if writes_env_file(&script.original) {
+            // The tree's offsets hold for the original text too, where
+            // `${{ github.env }}` is still readable.
+            analyzed.writes = Some(writes(&tree, &script.original));
+        }
+        let ShellKind::Posix { nounset } = script.shell else {
+            return analyzed;
+        };
+        let hosted = job.runs_on.is_empty()
+            || job
+                .runs_on
+                .iter()
+                .any(|l| l.starts_with("ubuntu") || l.starts_with("macos") || l.contains("${{"));
+        let env_maps: [&EnvMap; 3] = [&workflow.env, &job.env, &job.container_env];
+        let dynamic = env_maps.iter().any(|e| e.dynamic) || step.env.dynamic;
+        // A container image may set its own variables; upper-case names
+        // the script never assigns are taken as those.
+        let container_assigned = job
+            .has_container
+            .then(|| assigned_names(&tree, &script.script));
+        let script_cx = ScriptContext {
+            nounset: nounset || cx.assume_nounset,
+            positionals_unknown: false,
+            bash32: job.runs_on_macos(),
+        };
+        analyzed.uses = analyze(&tree, &script.script, script_cx).unless_set_by(|name| {
+            dynamic
+                || predefined(name, hosted).is_some()
+                || env_maps.iter().any(|e| e.contains(name))
+                || step.env.contains(name)
+                || container_assigned.as_ref().is_some_and(|a| {
+                    !a.contains(name) && !name.chars().any(|c| c.is_ascii_lowercase())
+                })
+        });
+        if !analyzed.uses.is_empty() {
+            let mut assigned =
+                container_assigned.unwrap_or_else(|| assigned_names(&tree, &script.script));
+            let names = analyzed.uses.names();
+            assigned.retain(|name| names.contains(name.as_str()));
+            analyzed.assigned = assigned;
+        }
+        analyzed
+    }
+}
+
+/// The analyzed `run:` scripts of one job and what they write to
 /// `$GITHUB_ENV`.
 struct JobScripts {
-    scripts: Vec<RunScript>,
+    scripts: Vec<AnalyzedScript>,
     /// Names each step makes available to the steps after it, by step
     /// index: `$GITHUB_ENV` writes and variables exported by actions.
     exports: Vec<(usize, Vec<String>)>,
@@ -203,8 +287,8 @@ struct JobScripts {
 }
 
 impl JobScripts {
-    /// Collects what each step of `job` exports, from its parsed scripts.
-    fn new(job: &Job, scripts: Vec<RunScript>) -> Self {
+    /// Collects what each step of `job` exports, from its analyzed scripts.
+    fn new(job: &Job, scripts: Vec<AnalyzedScript>) -> Self {
         let mut exports = Vec::new();
         let mut prefix_exports = Vec::new();
         let mut dynamic_from = None;
@@ -223,24 +307,23 @@ impl JobScripts {
                 }
                 continue;
             }
-            let Some(script) = next_script.next_if(|s| s.step_index == step.index) else {
+            let Some(analyzed) = next_script.next_if(|s| s.script.step_index == step.index) else {
                 continue;
             };
-            if !writes_env_file(&script.original) {
+            if !writes_env_file(&analyzed.script.original) {
                 continue;
             }
-            if let Some(tree) = &script.tree {
-                // The tree's offsets hold for the original text too, where
-                // `${{ github.env }}` is still readable.
-                let step_writes = writes(tree, &script.original);
-                if step_writes.dynamic && dynamic_from.is_none() {
-                    dynamic_from = Some(step.index);
+            match &analyzed.writes {
+                Some(step_writes) => {
+                    if step_writes.dynamic && dynamic_from.is_none() {
+                        dynamic_from = Some(step.index);
+                    }
+                    exports.push((step.index, step_writes.names.clone()));
                 }
-                exports.push((step.index, step_writes.names));
-            } else if dynamic_from.is_none() {
                 // A PowerShell or Python step that writes $GITHUB_ENV: its
                 // names are not parsed, so any may be set afterwards.
-                dynamic_from = Some(step.index);
+                None if dynamic_from.is_none() => dynamic_from = Some(step.index),
+                None => {}
             }
         }
         let mut first_export: HashMap<String, usize> = HashMap::new();
@@ -279,83 +362,47 @@ impl JobScripts {
 }
 
 impl UnboundVariable {
+    /// Reports the uses of one analyzed script that no earlier step of
+    /// its job sets.
     #[allow(clippy::too_many_arguments)]
-    fn check_job_script(
+    fn report_job_script(
         &self,
         cx: &Context,
         workflow: &Workflow,
         job: &Job,
         scripts: &JobScripts,
-        script_index: usize,
+        analyzed: &AnalyzedScript,
         other_jobs: &[&JobScripts],
         out: &mut Vec<Finding>,
     ) {
-        let hosted = job.runs_on.is_empty()
-            || job
-                .runs_on
-                .iter()
-                .any(|l| l.starts_with("ubuntu") || l.starts_with("macos") || l.contains("${{"));
-        let bash32 = job.runs_on_macos();
-        let env_maps: [&EnvMap; 3] = [&workflow.env, &job.env, &job.container_env];
-        let env_dynamic = env_maps.iter().any(|e| e.dynamic);
-        {
-            let script = &scripts.scripts[script_index];
-            let (ShellKind::Posix { nounset }, Some(tree)) = (script.shell, &script.tree) else {
-                return;
-            };
-            let step = &job.steps[script.step_index];
-            let dynamic = env_dynamic
-                || step.env.dynamic
-                || scripts.dynamic_from.is_some_and(|d| d < step.index);
-            // Computed up front only for container jobs; otherwise only when
-            // there is a finding to explain.
-            let container_assigned = job
-                .has_container
-                .then(|| assigned_names(tree, &script.script));
-            let assigned = container_assigned.as_ref();
-            let external = |name: &str| {
-                dynamic
-                    || predefined(name, hosted).is_some()
-                    || env_maps.iter().any(|e| e.contains(name))
-                    || step.env.contains(name)
-                    || scripts.exported_before(step.index, name)
-                    // A container image may set its own variables; names
-                    // the script never assigns are taken as those.
-                    || assigned
-                        .as_ref()
-                        .is_some_and(|a| !a.contains(name) && !name.chars().any(|c| c.is_ascii_lowercase()))
-            };
-            let script_cx = ScriptContext {
-                external: &external,
-                nounset: nounset || cx.assume_nounset,
-                positionals_unknown: false,
-                bash32,
-            };
-            let uses = analyze(tree, &script.script, &script_cx);
-            if uses.is_empty() {
-                return;
-            }
-            let assigned_anywhere = container_assigned
-                .clone()
-                .unwrap_or_else(|| assigned_names(tree, &script.script));
-            for found in uses {
-                let (start, end) = script.source_range(cx.file, found.start, found.end);
-                let (message, help) = explain_job_use(
-                    &found,
-                    &JobUseContext {
-                        job,
-                        step,
-                        scripts,
-                        other_jobs,
-                        workflow,
-                    },
-                    &assigned_anywhere,
-                );
-                out.push(
-                    Finding::at(self.id(), severity(&found), cx.file, start, end, message)
-                        .with_help(help),
-                );
-            }
+        if analyzed.uses.is_empty() {
+            return;
+        }
+        let script = &analyzed.script;
+        let step = &job.steps[script.step_index];
+        let dynamic = scripts.dynamic_from.is_some_and(|d| d < step.index);
+        let uses = analyzed
+            .uses
+            .clone()
+            .unless_set_by(|name| dynamic || scripts.exported_before(step.index, name))
+            .into_uses();
+        for found in uses {
+            let (start, end) = script.source_range(cx.file, found.start, found.end);
+            let (message, help) = explain_job_use(
+                &found,
+                &JobUseContext {
+                    job,
+                    step,
+                    scripts,
+                    other_jobs,
+                    workflow,
+                },
+                &analyzed.assigned,
+            );
+            out.push(
+                Finding::at(self.id(), severity(&found), cx.file, start, end, message)
+                    .with_help(help),
+            );
         }
     }
 }

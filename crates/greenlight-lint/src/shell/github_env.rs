@@ -1,7 +1,7 @@
 //! Finds the variables a script writes to `$GITHUB_ENV`, which the runner
 //! sets for the later steps of the same job.
 
-use tree_sitter::{Node, Tree};
+use crate::shell::syntax::{Node, Syntax};
 
 use super::{is_name, literal, text};
 
@@ -15,7 +15,7 @@ pub struct EnvWrites {
 }
 
 /// Collects the `$GITHUB_ENV` writes of a parsed script.
-pub fn writes(tree: &Tree, src: &str) -> EnvWrites {
+pub fn writes(tree: &Syntax, src: &str) -> EnvWrites {
     let mut out = EnvWrites::default();
     visit(tree.root_node(), src, &mut out);
     out
@@ -29,9 +29,8 @@ fn visit(node: Node, src: &str, out: &mut EnvWrites) {
     }
     match node.kind() {
         "redirected_statement" => {
-            let mut cursor = node.walk();
             let to_env = node
-                .children_by_field_name("redirect", &mut cursor)
+                .children_by_field_name("redirect")
                 .any(|r| redirect_targets_env(r, src));
             if to_env && let Some(body) = node.child_by_field_name("body") {
                 collect_output(body, src, out);
@@ -40,8 +39,7 @@ fn visit(node: Node, src: &str, out: &mut EnvWrites) {
             if let Some(body) = node.child_by_field_name("body") {
                 // A heredoc with `>> "$GITHUB_ENV"` on its start line
                 // nests the file redirect inside the heredoc redirect.
-                let mut cursor = node.walk();
-                for redirect in node.children_by_field_name("redirect", &mut cursor) {
+                for redirect in node.children_by_field_name("redirect") {
                     if redirect.kind() == "heredoc_redirect" && nested_env_redirect(redirect, src) {
                         heredoc_lines(redirect, src, out);
                     }
@@ -50,8 +48,7 @@ fn visit(node: Node, src: &str, out: &mut EnvWrites) {
             }
         }
         "pipeline" => {
-            let mut cursor = node.walk();
-            let parts: Vec<Node> = node.named_children(&mut cursor).collect();
+            let parts: Vec<Node> = node.named_children().collect();
             let tees = parts.last().is_some_and(|last| is_tee_to_env(*last, src));
             if tees {
                 for part in &parts[..parts.len() - 1] {
@@ -64,8 +61,7 @@ fn visit(node: Node, src: &str, out: &mut EnvWrites) {
             }
         }
         _ => {
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
+            for child in node.named_children() {
                 visit(child, src, out);
             }
         }
@@ -85,9 +81,8 @@ fn redirect_targets_env(redirect: Node, src: &str) -> bool {
 }
 
 fn nested_env_redirect(heredoc: Node, src: &str) -> bool {
-    let mut cursor = heredoc.walk();
     heredoc
-        .named_children(&mut cursor)
+        .named_children()
         .any(|c| redirect_targets_env(c, src))
 }
 
@@ -104,10 +99,9 @@ fn is_tee_to_env(node: Node, src: &str) -> bool {
         .child_by_field_name("name")
         .map(|n| text(n, src))
         .unwrap_or("");
-    let mut cursor = node.walk();
     name == "tee"
         && node
-            .children_by_field_name("argument", &mut cursor)
+            .children_by_field_name("argument")
             .any(|a| mentions_env_file(a, src))
 }
 
@@ -117,8 +111,7 @@ fn collect_output(node: Node, src: &str, out: &mut EnvWrites) {
     match node.kind() {
         "command" => command_output(node, src, out),
         "redirected_statement" => {
-            let mut cursor = node.walk();
-            for redirect in node.children_by_field_name("redirect", &mut cursor) {
+            for redirect in node.children_by_field_name("redirect") {
                 if redirect.kind() == "heredoc_redirect" {
                     heredoc_lines(redirect, src, out);
                 }
@@ -130,8 +123,7 @@ fn collect_output(node: Node, src: &str, out: &mut EnvWrites) {
         "heredoc_redirect" => heredoc_lines(node, src, out),
         "command_substitution" | "process_substitution" => {}
         _ => {
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
+            for child in node.named_children() {
                 collect_output(child, src, out);
             }
         }
@@ -143,12 +135,8 @@ fn command_output(node: Node, src: &str, out: &mut EnvWrites) {
         .child_by_field_name("name")
         .map(|n| text(n, src))
         .unwrap_or("");
-    let mut cursor = node.walk();
-    let args: Vec<Node> = node
-        .children_by_field_name("argument", &mut cursor)
-        .collect();
-    let mut cursor = node.walk();
-    for redirect in node.children_by_field_name("redirect", &mut cursor) {
+    let args: Vec<Node> = node.children_by_field_name("argument").collect();
+    for redirect in node.children_by_field_name("redirect") {
         if redirect.kind() == "heredoc_redirect" {
             heredoc_lines(redirect, src, out);
         }
@@ -194,8 +182,7 @@ fn command_output(node: Node, src: &str, out: &mut EnvWrites) {
 }
 
 fn heredoc_lines(heredoc: Node, src: &str, out: &mut EnvWrites) {
-    let mut cursor = heredoc.walk();
-    for child in heredoc.named_children(&mut cursor) {
+    for child in heredoc.named_children() {
         if child.kind() == "heredoc_body" {
             lines(text(child, src), out);
         }

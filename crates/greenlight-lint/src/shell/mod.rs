@@ -3,8 +3,11 @@
 pub mod analyze;
 pub mod github_env;
 pub mod known_env;
+pub mod syntax;
 
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::Parser;
+
+use syntax::{Node, Syntax};
 
 /// Replaces every `${{ … }}` expression with dots of the same byte length,
 /// so byte offsets in the script stay those of the source. Line breaks
@@ -36,8 +39,9 @@ pub fn blank_expressions(script: &str) -> String {
 }
 
 /// Parses a bash script, or returns `None` when tree-sitter gives up.
-pub fn parse(parser: &mut Parser, script: &str) -> Option<Tree> {
-    parser.parse(script, None)
+pub fn parse(parser: &mut Parser, script: &str) -> Option<Syntax> {
+    let tree = parser.parse(script, None)?;
+    Syntax::from_tree(&tree)
 }
 
 /// Builds a parser for bash.
@@ -85,8 +89,7 @@ pub fn literal(node: Node, src: &str) -> Option<String> {
         }
         "string" => {
             let mut out = String::new();
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
+            for child in node.named_children() {
                 if child.kind() != "string_content" {
                     return None;
                 }
@@ -96,8 +99,7 @@ pub fn literal(node: Node, src: &str) -> Option<String> {
         }
         "concatenation" => {
             let mut out = String::new();
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
+            for child in node.named_children() {
                 out.push_str(&literal(child, src)?);
             }
             Some(out)

@@ -1,6 +1,6 @@
 //! Builtins that set variables, change options or end the script.
 
-use tree_sitter::Node;
+use crate::shell::syntax::Node;
 
 use super::{Analyzer, State};
 use crate::shell::{is_name, literal};

@@ -1,7 +1,7 @@
 //! Control flow: branches, loops, lists and pipelines, merged by
 //! intersection of the variables set on each path.
 
-use tree_sitter::Node;
+use crate::shell::syntax::Node;
 
 use super::{Analyzer, State, note_subshell_assignments};
 use crate::shell::literal;
@@ -11,8 +11,7 @@ impl<'t> Analyzer<'_, 't> {
         let mut result = State::unreachable();
         let mut branch_state = st.clone();
         let mut has_else = false;
-        let mut cursor = node.walk();
-        let parts: Vec<Node<'t>> = node.children(&mut cursor).collect();
+        let parts: Vec<Node<'t>> = node.children().collect();
 
         // An `if` or `elif` part: conditions before `then`, then a body.
         let mut conditions: Vec<Node<'t>> = Vec::new();
@@ -45,9 +44,8 @@ impl<'t> Analyzer<'_, 't> {
                             &mut result,
                         );
                     }
-                    let mut inner = part.walk();
                     let mut in_elif_body = false;
-                    for child in part.children(&mut inner) {
+                    for child in part.children() {
                         match child.kind() {
                             "then" => in_elif_body = true,
                             _ if !child.is_named() || child.kind() == "comment" => {}
@@ -126,18 +124,14 @@ impl<'t> Analyzer<'_, 't> {
         }
         let mut result = State::unreachable();
         let mut has_default = false;
-        let mut cursor = node.walk();
         let items: Vec<Node<'t>> = node
-            .named_children(&mut cursor)
+            .named_children()
             .filter(|c| c.kind() == "case_item")
             .collect();
         for item in items {
             let mut branch = st.clone();
-            let mut inner = item.walk();
-            let children: Vec<Node<'t>> = item.named_children(&mut inner).collect();
-            let mut values = item.walk();
-            let patterns: Vec<Node<'t>> =
-                item.children_by_field_name("value", &mut values).collect();
+            let children: Vec<Node<'t>> = item.named_children().collect();
+            let patterns: Vec<Node<'t>> = item.children_by_field_name("value").collect();
             for pattern in &patterns {
                 let t = self.text(*pattern);
                 if t == "*" || t == "\"*\"" {
@@ -159,10 +153,7 @@ impl<'t> Analyzer<'_, 't> {
     }
 
     pub(super) fn while_statement(&mut self, node: Node<'t>, st: &mut State) {
-        let mut cursor = node.walk();
-        let conditions: Vec<Node<'t>> = node
-            .children_by_field_name("condition", &mut cursor)
-            .collect();
+        let conditions: Vec<Node<'t>> = node.children_by_field_name("condition").collect();
         let (when_true, when_false) = self.condition(&conditions, st);
         let mut body_state = when_true;
         if let Some(body) = node.child_by_field_name("body") {
@@ -175,8 +166,7 @@ impl<'t> Analyzer<'_, 't> {
     }
 
     pub(super) fn for_statement(&mut self, node: Node<'t>, st: &mut State) {
-        let mut cursor = node.walk();
-        let values: Vec<Node<'t>> = node.children_by_field_name("value", &mut cursor).collect();
+        let values: Vec<Node<'t>> = node.children_by_field_name("value").collect();
         for value in &values {
             self.words(*value, st);
         }
@@ -203,8 +193,7 @@ impl<'t> Analyzer<'_, 't> {
 
     pub(super) fn c_for_statement(&mut self, node: Node<'t>, st: &mut State) {
         for field in ["initializer", "condition"] {
-            let mut cursor = node.walk();
-            let parts: Vec<Node<'t>> = node.children_by_field_name(field, &mut cursor).collect();
+            let parts: Vec<Node<'t>> = node.children_by_field_name(field).collect();
             for part in parts {
                 self.arithmetic(part, st);
             }
@@ -214,8 +203,7 @@ impl<'t> Analyzer<'_, 't> {
         if let Some(body) = node.child_by_field_name("body") {
             self.statement(body, &mut body_state);
         }
-        let mut cursor = node.walk();
-        let updates: Vec<Node<'t>> = node.children_by_field_name("update", &mut cursor).collect();
+        let updates: Vec<Node<'t>> = node.children_by_field_name("update").collect();
         for part in updates {
             self.arithmetic(part, &mut body_state);
         }
@@ -243,8 +231,7 @@ impl<'t> Analyzer<'_, 't> {
     pub(super) fn pipeline(&mut self, node: Node<'t>, st: &mut State) {
         // Each command of a pipeline runs in a subshell (bash without
         // `lastpipe`), so its assignments do not reach the next line.
-        let mut cursor = node.walk();
-        let parts: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+        let parts: Vec<Node<'t>> = node.named_children().collect();
         self.subshell_depth += 1;
         for part in parts {
             let mut inner = st.clone();

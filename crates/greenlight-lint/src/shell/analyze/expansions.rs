@@ -1,8 +1,8 @@
 //! Words, parameter expansions and arithmetic, where variables are read.
 
-use tree_sitter::Node;
+use crate::shell::syntax::Node;
 
-use super::{Analyzer, State, UseKind};
+use super::{Analyzer, Defined, State, UseKind};
 use crate::shell::{is_name, text};
 
 impl<'t> Analyzer<'_, 't> {
@@ -24,8 +24,7 @@ impl<'t> Analyzer<'_, 't> {
             // A new cursor allocates, so leaves return before making one.
             _ if node.named_child_count() == 0 => {}
             _ => {
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
+                for child in node.named_children() {
                     self.words(child, st);
                 }
             }
@@ -55,7 +54,7 @@ impl<'t> Analyzer<'_, 't> {
             && index > count
             && !st.opaque
         {
-            self.report(name, node, UseKind::Positional, st);
+            self.report(name, node, UseKind::Positional, false, st);
         }
     }
 
@@ -95,10 +94,27 @@ impl<'t> Analyzer<'_, 't> {
                 // bash 4.4 and later expand `${arr[@]}` of an unset or
                 // empty array to nothing, even under `set -u`; bash 3.2
                 // stops with "unbound variable".
-                let maybe_empty = !self.is_defined(&parts.name, st)
-                    || st.maybe_empty_arrays.contains(&parts.name);
-                if self.cx.bash32 && st.nounset && maybe_empty && !st.opaque {
-                    self.report(&parts.name, parts.name_node, UseKind::EmptyArrayBash32, st);
+                let maybe_empty = if st.maybe_empty_arrays.contains(&parts.name) {
+                    Some(false)
+                } else {
+                    match self.defined(&parts.name, st) {
+                        Defined::Yes => None,
+                        Defined::No => Some(false),
+                        Defined::IfInEnvironment => Some(true),
+                    }
+                };
+                if let Some(environment_decides) = maybe_empty
+                    && self.cx.bash32
+                    && st.nounset
+                    && !st.opaque
+                {
+                    self.report(
+                        &parts.name,
+                        parts.name_node,
+                        UseKind::EmptyArrayBash32,
+                        environment_decides,
+                        st,
+                    );
                 }
             } else {
                 self.read(&parts.name, parts.name_node, st);
@@ -112,15 +128,13 @@ impl<'t> Analyzer<'_, 't> {
     }
 
     pub(super) fn words_children(&mut self, node: Node<'t>, st: &mut State) {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
+        for child in node.named_children() {
             self.words(child, st);
         }
     }
 
     pub(super) fn arithmetic_children(&mut self, node: Node<'t>, st: &mut State) {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
+        for child in node.named_children() {
             self.arithmetic(child, st);
         }
     }
@@ -229,8 +243,7 @@ pub(super) struct ExpansionParts<'t> {
 
 impl<'t> ExpansionParts<'t> {
     pub(super) fn of(node: Node<'t>, src: &str) -> Option<Self> {
-        let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.children(&mut cursor).collect();
+        let children: Vec<Node<'t>> = node.children().collect();
         let mut length = false;
         let mut prefix_bang = false;
         let mut name: Option<(Node<'t>, Option<Node<'t>>, bool)> = None;

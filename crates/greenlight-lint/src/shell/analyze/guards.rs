@@ -1,7 +1,7 @@
 //! Tests that prove a variable set (`[[ -v X ]]`, `[ -n "${X+x}" ]`) and
 //! the expressions of `[[ ]]` and `[ ]`.
 
-use tree_sitter::Node;
+use crate::shell::syntax::Node;
 
 use super::expansions::ExpansionParts;
 use super::{Analyzer, State};
@@ -32,10 +32,7 @@ impl<'t> Analyzer<'_, 't> {
                 if name != "test" {
                     return (Vec::new(), Vec::new());
                 }
-                let mut cursor = node.walk();
-                let args: Vec<Node> = node
-                    .children_by_field_name("argument", &mut cursor)
-                    .collect();
+                let args: Vec<Node> = node.children_by_field_name("argument").collect();
                 if args.len() == 2 {
                     self.unary_facts(self.text(args[0]), args[1])
                 } else {
@@ -155,8 +152,7 @@ impl<'t> Analyzer<'_, 't> {
     }
 
     pub(super) fn test_command(&mut self, node: Node<'t>, st: &mut State) {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
+        for child in node.named_children() {
             self.test_expression(child, st);
         }
     }
@@ -171,8 +167,7 @@ impl<'t> Analyzer<'_, 't> {
                 if op == "-v" {
                     return;
                 }
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
+                for child in node.named_children() {
                     self.test_expression(child, st);
                 }
             }
@@ -211,8 +206,7 @@ impl<'t> Analyzer<'_, 't> {
                     self.test_expression(r, &mut inner);
                     return;
                 }
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
+                for child in node.named_children() {
                     self.test_expression(child, st);
                 }
             }

@@ -7,10 +7,17 @@
 //! does not reach the merge, and a subshell's assignments stay inside it.
 //! Functions are analyzed where they are called, with their `local`
 //! variables removed again on return.
+//!
+//! The analysis does not ask which names the environment sets. A read of
+//! a name the script has neither set nor removed is kept as pending, and
+//! [`PendingUses::unless_set_by`] drops it once the environment is known.
+//! A workflow step's environment depends on what earlier steps write to
+//! `$GITHUB_ENV`, so the rule can analyze every script, and drop its
+//! syntax tree, before it has read the whole job.
 
 use std::collections::{HashMap, HashSet};
 
-use tree_sitter::{Node, Tree};
+use crate::shell::syntax::{Node, Syntax};
 
 mod builtins;
 mod control;
@@ -22,10 +29,9 @@ pub use names::assigned_names;
 
 use super::{is_name, text};
 
-/// Facts about the environment before the script's first line.
-pub struct ScriptContext<'a> {
-    /// Whether a name is set in the environment before the script starts.
-    pub external: &'a dyn Fn(&str) -> bool,
+/// How the script runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ScriptContext {
     /// Whether `set -u` is active from the first line (shell flags or an
     /// option that assumes it).
     pub nounset: bool,
@@ -70,6 +76,69 @@ pub struct UnsetUse {
     pub in_function: Option<String>,
     /// The variable was declared (`local x`, `declare x`) without a value.
     pub declared_without_value: bool,
+}
+
+/// Uses of possibly unset variables, some of which the environment may
+/// still set.
+#[derive(Debug, Clone, Default)]
+pub struct PendingUses {
+    /// Uses in the order the analysis met them, each with whether the
+    /// environment setting its name would make it safe. A use is kept
+    /// once for each of the two cases: see [`PendingUses::into_uses`].
+    uses: Vec<(UnsetUse, bool)>,
+}
+
+impl PendingUses {
+    /// Drops the uses of names that `external` says the environment sets
+    /// before the script's first line. Can be applied more than once,
+    /// with what is known at each stage.
+    pub fn unless_set_by(mut self, external: impl Fn(&str) -> bool) -> Self {
+        self.uses.retain(|(found, environment_decides)| {
+            !(*environment_decides && external(&found.name))
+        });
+        self
+    }
+
+    /// Whether no use is left.
+    pub fn is_empty(&self) -> bool {
+        self.uses.is_empty()
+    }
+
+    /// The names of the uses left.
+    pub fn names(&self) -> HashSet<&str> {
+        self.uses
+            .iter()
+            .map(|(found, _)| found.name.as_str())
+            .collect()
+    }
+
+    /// Returns the uses left, one per name and position, ordered by
+    /// position.
+    ///
+    /// The analysis may reach the same expansion more than once (a
+    /// function called twice); the first time it was unset is reported,
+    /// as a run of the script would stop there first.
+    pub fn into_uses(self) -> Vec<UnsetUse> {
+        let mut seen = HashSet::new();
+        let mut out: Vec<UnsetUse> = self
+            .uses
+            .into_iter()
+            .filter(|(found, _)| seen.insert((found.start, found.name.clone())))
+            .map(|(found, _)| found)
+            .collect();
+        out.sort_by_key(|u| u.start);
+        out
+    }
+}
+
+/// Whether a variable is set at a point of the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Defined {
+    Yes,
+    No,
+    /// Neither set nor removed by the script: set only if the
+    /// environment sets it.
+    IfInEnvironment,
 }
 
 #[derive(Clone, Default)]
@@ -150,14 +219,16 @@ const MAX_CALL_DEPTH: usize = 16;
 
 struct Analyzer<'a, 't> {
     src: &'a str,
-    cx: &'a ScriptContext<'a>,
+    cx: ScriptContext,
     functions: HashMap<String, Node<'t>>,
     called: HashSet<String>,
     frames: Vec<Frame>,
     /// Names that were `local` in a function that has returned.
     expired_locals: HashMap<String, String>,
-    uses: Vec<UnsetUse>,
-    seen: HashSet<(usize, String)>,
+    uses: Vec<(UnsetUse, bool)>,
+    /// Position, name and whether the environment decides, of each
+    /// recorded use.
+    seen: HashSet<(usize, String, bool)>,
     /// Depth of subshells, where `exit` ends only the subshell.
     subshell_depth: usize,
     /// Names passed to `unset`, for messages.
@@ -167,8 +238,8 @@ struct Analyzer<'a, 't> {
 }
 
 /// Analyzes a parsed script and returns the uses of possibly unset
-/// variables, ordered by position.
-pub fn analyze(tree: &Tree, src: &str, cx: &ScriptContext) -> Vec<UnsetUse> {
+/// variables.
+pub fn analyze(tree: &Syntax, src: &str, cx: ScriptContext) -> PendingUses {
     let mut analyzer = Analyzer {
         src,
         cx,
@@ -211,8 +282,9 @@ pub fn analyze(tree: &Tree, src: &str, cx: &ScriptContext) -> Vec<UnsetUse> {
             analyzer.call(&name, body, &mut st);
         }
     }
-    analyzer.uses.sort_by_key(|u| u.start);
-    analyzer.uses
+    PendingUses {
+        uses: analyzer.uses,
+    }
 }
 
 impl<'a, 't> Analyzer<'a, 't> {
@@ -220,11 +292,14 @@ impl<'a, 't> Analyzer<'a, 't> {
         text(node, self.src)
     }
 
-    fn is_defined(&self, name: &str, st: &State) -> bool {
+    fn defined(&self, name: &str, st: &State) -> Defined {
         if st.opaque || st.defined.contains(name) {
-            return true;
+            Defined::Yes
+        } else if st.removed.contains(name) {
+            Defined::No
+        } else {
+            Defined::IfInEnvironment
         }
-        !st.removed.contains(name) && (self.cx.external)(name)
     }
 
     fn define(&self, name: &str, st: &mut State) {
@@ -239,11 +314,24 @@ impl<'a, 't> Analyzer<'a, 't> {
         st.removed.insert(name.to_string());
     }
 
-    fn report(&mut self, name: &str, node: Node, kind: UseKind, st: &State) {
-        if !st.reachable || !self.seen.insert((node.start_byte(), name.to_string())) {
+    /// Records a use of `name` at `node`; `environment_decides` says
+    /// whether the environment setting the name would make it safe.
+    fn report(
+        &mut self,
+        name: &str,
+        node: Node,
+        kind: UseKind,
+        environment_decides: bool,
+        st: &State,
+    ) {
+        if !st.reachable
+            || !self
+                .seen
+                .insert((node.start_byte(), name.to_string(), environment_decides))
+        {
             return;
         }
-        self.uses.push(UnsetUse {
+        let found = UnsetUse {
             name: name.to_string(),
             start: node.start_byte(),
             end: node.end_byte(),
@@ -255,20 +343,22 @@ impl<'a, 't> Analyzer<'a, 't> {
             assigned_in_subshell: st.subshell_assigned.contains(name),
             in_function: self.frames.last().map(|f| f.function.clone()),
             declared_without_value: st.removed.contains(name) && self.declared_empty.contains(name),
-        });
+        };
+        self.uses.push((found, environment_decides));
     }
 
     /// Records a read of `name` at `node`.
     fn read(&mut self, name: &str, node: Node, st: &State) {
-        if !self.is_defined(name, st) {
-            self.report(name, node, UseKind::Unset, st);
+        match self.defined(name, st) {
+            Defined::Yes => {}
+            Defined::No => self.report(name, node, UseKind::Unset, false, st),
+            Defined::IfInEnvironment => self.report(name, node, UseKind::Unset, true, st),
         }
     }
 
     /// Runs the named children of a node as a sequence of statements.
     fn block(&mut self, node: Node<'t>, st: &mut State) {
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
+        for child in node.named_children() {
             self.statement(child, st);
         }
     }
@@ -314,8 +404,7 @@ impl<'a, 't> Analyzer<'a, 't> {
                 }
             }
             "redirected_statement" => {
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
+                for child in node.named_children() {
                     if node.child_by_field_name("body") == Some(child) {
                         self.statement(child, st);
                     } else {
@@ -339,8 +428,7 @@ impl<'a, 't> Analyzer<'a, 't> {
         let name = name_node
             .and_then(|n| n.named_child(0))
             .map(|n| self.text(n));
-        let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+        let children: Vec<Node<'t>> = node.named_children().collect();
 
         // Expand every word first: prefix assignments (`X=1 cmd`) apply
         // only to the command, so they are checked but not recorded.
@@ -352,8 +440,11 @@ impl<'a, 't> Analyzer<'a, 't> {
                     // the next line into one command. bash ends the simple
                     // command at the line break, so such assignments stand
                     // alone.
-                    let same_line = name_node
-                        .is_some_and(|n| n.start_position().row == child.end_position().row);
+                    let same_line = name_node.is_some_and(|n| {
+                        self.src
+                            .get(child.end_byte()..n.start_byte())
+                            .is_some_and(|between| !between.contains('\n'))
+                    });
                     if same_line {
                         self.assignment_value(*child, st);
                     } else {
@@ -461,8 +552,7 @@ impl<'a, 't> Analyzer<'a, 't> {
 
     fn declaration(&mut self, node: Node<'t>, st: &mut State) {
         let keyword = node.child(0).map(|c| self.text(c)).unwrap_or("");
-        let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+        let children: Vec<Node<'t>> = node.named_children().collect();
         let in_function = !self.frames.is_empty();
         let is_local = keyword == "local"
             || (in_function
@@ -521,8 +611,7 @@ impl<'a, 't> Analyzer<'a, 't> {
     }
 
     fn unset(&mut self, node: Node<'t>, st: &mut State) {
-        let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+        let children: Vec<Node<'t>> = node.named_children().collect();
         let functions = children.iter().any(|c| self.text(*c) == "-f");
         for child in children {
             let name = self.text(child);
@@ -552,8 +641,7 @@ fn note_subshell_assignments(parent: &mut State, inner: &State) {
 }
 
 fn array_surely_nonempty(array: Node) -> bool {
-    let mut cursor = array.walk();
-    array.named_children(&mut cursor).any(|c| {
+    array.named_children().any(|c| {
         matches!(
             c.kind(),
             "word" | "string" | "raw_string" | "number" | "concatenation"
@@ -565,4 +653,63 @@ fn is_global_flag(children: &[Node], src: &str) -> bool {
     children.iter().any(|c| {
         c.kind() == "word" && text(*c, src).starts_with('-') && text(*c, src).contains('g')
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shell::{new_parser, parse};
+
+    fn pending(script: &str) -> PendingUses {
+        let mut parser = new_parser().expect("grammar loads");
+        let tree = parse(&mut parser, script).expect("parses");
+        let cx = ScriptContext {
+            nounset: true,
+            positionals_unknown: false,
+            bash32: false,
+        };
+        analyze(&tree, script, cx)
+    }
+
+    #[test]
+    fn the_environment_decides_only_names_the_script_leaves_alone() {
+        let script = "echo \"$FROM_ENV $gone\"\ngone=1\nunset gone\necho \"$gone\"\n";
+        let all = pending(script).into_uses();
+        let names: Vec<&str> = all.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["FROM_ENV", "gone", "gone"]);
+
+        // Every name set by the environment: the removed one stays.
+        let left = pending(script).unless_set_by(|_| true).into_uses();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].name, "gone");
+        assert!(left[0].was_unset);
+    }
+
+    #[test]
+    fn a_use_reached_twice_reports_the_first_time_it_is_unset() {
+        // The first call reads X from the environment; the second runs
+        // after `unset X`. Both reach the same expansion.
+        let script = "f() { echo \"$X\"; }\nf\nunset X\nf\n";
+        let unknown = pending(script).into_uses();
+        assert_eq!(unknown.len(), 1);
+        assert!(!unknown[0].was_unset, "first call, X never set");
+
+        let set = pending(script)
+            .unless_set_by(|name| name == "X")
+            .into_uses();
+        assert_eq!(set.len(), 1);
+        assert!(set[0].was_unset, "second call, after unset");
+        assert_eq!(set[0].start, unknown[0].start);
+    }
+
+    #[test]
+    fn filters_apply_in_stages() {
+        let script = "echo \"$A $B $C\"\n";
+        let staged = pending(script)
+            .unless_set_by(|name| name == "A")
+            .unless_set_by(|name| name == "B")
+            .into_uses();
+        let names: Vec<&str> = staged.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["C"]);
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use tree_sitter::Tree;
+use crate::shell::syntax::Syntax;
 
 use super::expansions::ExpansionParts;
 use crate::shell::{is_name, literal, text};
@@ -11,7 +11,7 @@ use crate::shell::{is_name, literal, text};
 /// Returns every name the script may assign anywhere: assignments,
 /// declarations, loop variables and the targets of `read`, `mapfile`,
 /// `readarray`, `getopts` and `printf -v`.
-pub fn assigned_names(tree: &Tree, src: &str) -> HashSet<String> {
+pub fn assigned_names(tree: &Syntax, src: &str) -> HashSet<String> {
     let mut names = HashSet::new();
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
@@ -32,8 +32,7 @@ pub fn assigned_names(tree: &Tree, src: &str) -> HashSet<String> {
                 }
             }
             "declaration_command" => {
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
+                for child in node.named_children() {
                     if child.kind() == "variable_name" {
                         names.insert(text(child, src).to_string());
                     }
@@ -48,8 +47,7 @@ pub fn assigned_names(tree: &Tree, src: &str) -> HashSet<String> {
                     name,
                     "read" | "mapfile" | "readarray" | "getopts" | "printf"
                 ) {
-                    let mut cursor = node.walk();
-                    for arg in node.children_by_field_name("argument", &mut cursor) {
+                    for arg in node.children_by_field_name("argument") {
                         if let Some(word) = literal(arg, src)
                             && is_name(&word)
                         {
@@ -87,8 +85,7 @@ pub fn assigned_names(tree: &Tree, src: &str) -> HashSet<String> {
             }
             _ => {}
         }
-        let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
+        stack.extend(node.named_children());
     }
     names
 }
