@@ -1,6 +1,7 @@
 //! Bash scripts: parsing, variable analysis and `$GITHUB_ENV` writes.
 
 pub mod analyze;
+pub mod fast;
 pub mod github_env;
 pub mod known_env;
 pub mod syntax;
@@ -39,7 +40,16 @@ pub fn blank_expressions(script: &str) -> String {
 }
 
 /// Parses a bash script, or returns `None` when tree-sitter gives up.
+/// Scripts within the part of bash that [`fast`] reads skip tree-sitter.
 pub fn parse(parser: &mut Parser, script: &str) -> Option<Syntax> {
+    if let Some(tree) = fast::parse(script) {
+        return Some(tree);
+    }
+    parse_with_tree_sitter(parser, script)
+}
+
+/// Parses a bash script with tree-sitter-bash alone.
+pub fn parse_with_tree_sitter(parser: &mut Parser, script: &str) -> Option<Syntax> {
     let tree = parser.parse(script, None)?;
     Syntax::from_tree(&tree)
 }

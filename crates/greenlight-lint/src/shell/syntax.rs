@@ -41,10 +41,9 @@ struct Names {
 }
 
 fn names() -> &'static Names {
-    static LANGUAGE: OnceLock<tree_sitter::Language> = OnceLock::new();
     static NAMES: OnceLock<Names> = OnceLock::new();
     NAMES.get_or_init(|| {
-        let language = LANGUAGE.get_or_init(|| tree_sitter_bash::LANGUAGE.into());
+        let language = language();
         let kinds = (0..language.node_kind_count())
             .map(|id| {
                 u16::try_from(id)
@@ -64,6 +63,21 @@ fn names() -> &'static Names {
             .collect();
         Names { kinds, fields }
     })
+}
+
+/// Returns the id of a node kind of the bash grammar.
+pub(crate) fn kind_id(kind: &str, named: bool) -> u16 {
+    language().id_for_node_kind(kind, named)
+}
+
+/// Returns the id of a field of the bash grammar, 0 when there is none.
+pub(crate) fn field_id(field: &str) -> u16 {
+    language().field_id_for_name(field).map_or(0, |f| f.get())
+}
+
+fn language() -> &'static tree_sitter::Language {
+    static LANGUAGE: OnceLock<tree_sitter::Language> = OnceLock::new();
+    LANGUAGE.get_or_init(|| tree_sitter_bash::LANGUAGE.into())
 }
 
 impl Syntax {
@@ -102,8 +116,13 @@ impl Syntax {
             }
         }
 
-        // Group children by parent. Pre-order lists siblings in order, so
-        // filling each parent's range front to back keeps that order.
+        Some(Syntax::from_nodes(nodes))
+    }
+
+    /// Groups the children of pre-order `nodes` by parent.
+    fn from_nodes(mut nodes: Vec<Entry>) -> Syntax {
+        // Pre-order lists siblings in order, so filling each parent's
+        // range front to back keeps that order.
         for i in 1..nodes.len() {
             let parent = nodes[i].parent as usize;
             nodes[parent].children_len += 1;
@@ -121,7 +140,15 @@ impl Syntax {
             children[slot as usize] = i as u32;
             filled[parent] += 1;
         }
-        Some(Syntax { nodes, children })
+        Syntax { nodes, children }
+    }
+
+    /// Starts a tree built node by node, in pre-order.
+    pub(crate) fn builder() -> SyntaxBuilder {
+        SyntaxBuilder {
+            nodes: Vec::new(),
+            open: Vec::new(),
+        }
     }
 
     pub fn root_node(&self) -> Node<'_> {
@@ -129,6 +156,86 @@ impl Syntax {
             syntax: self,
             index: 0,
         }
+    }
+}
+
+/// A [`Syntax`] under construction: nodes are opened, closed and added in
+/// pre-order, as a parser meets them.
+pub(crate) struct SyntaxBuilder {
+    nodes: Vec<Entry>,
+    open: Vec<u32>,
+}
+
+impl SyntaxBuilder {
+    /// Opens a node whose children follow until [`SyntaxBuilder::close`].
+    pub fn open(&mut self, kind: u16, named: bool, field: u16, start: usize) {
+        let index = self.nodes.len() as u32;
+        self.leaf(kind, named, field, start, start);
+        self.open.push(index);
+    }
+
+    /// Closes the innermost open node at `end`.
+    pub fn close(&mut self, end: usize) {
+        if let Some(index) = self.open.pop() {
+            self.nodes[index as usize].end = end as u32;
+        }
+    }
+
+    /// Returns the index the next node will get.
+    pub fn next_index(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Moves the finished node at `index`, the last subtree added, under a
+    /// new open node. The new node takes the moved node's field, and the
+    /// moved node gets `child_field`.
+    pub fn wrap(&mut self, index: usize, kind: u16, named: bool, child_field: u16) {
+        let Some(moved) = self.nodes.get(index) else {
+            return;
+        };
+        let wrapper = Entry {
+            kind,
+            field: moved.field,
+            named,
+            start: moved.start,
+            end: moved.end,
+            parent: moved.parent,
+            children_start: 0,
+            children_len: 0,
+        };
+        self.nodes.insert(index, wrapper);
+        let new = index as u32;
+        for entry in &mut self.nodes[index + 1..] {
+            if entry.parent != NO_PARENT && entry.parent >= new {
+                entry.parent += 1;
+            }
+        }
+        self.nodes[index + 1].parent = new;
+        self.nodes[index + 1].field = child_field;
+        self.open.push(new);
+    }
+
+    /// Adds a node without children.
+    pub fn leaf(&mut self, kind: u16, named: bool, field: u16, start: usize, end: usize) {
+        self.nodes.push(Entry {
+            kind,
+            field,
+            named,
+            start: start as u32,
+            end: end as u32,
+            parent: self.open.last().copied().unwrap_or(NO_PARENT),
+            children_start: 0,
+            children_len: 0,
+        });
+    }
+
+    /// Returns the tree, or `None` when a node is still open or there is
+    /// no node.
+    pub fn finish(self) -> Option<Syntax> {
+        if !self.open.is_empty() || self.nodes.is_empty() {
+            return None;
+        }
+        Some(Syntax::from_nodes(self.nodes))
     }
 }
 
@@ -173,6 +280,14 @@ impl<'t> Node<'t> {
             .get(self.entry().kind as usize)
             .copied()
             .unwrap_or("")
+    }
+
+    /// Returns the grammar field this node fills in its parent.
+    pub fn field_name(&self) -> Option<&'static str> {
+        let id = self.entry().field;
+        (id != 0)
+            .then(|| names().fields.get(id as usize).copied())
+            .flatten()
     }
 
     pub fn is_named(&self) -> bool {

@@ -17,6 +17,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+/// The hasher of the analysis's sets and maps: foldhash, seeded per
+/// process, hashes the short names of a script several times faster than
+/// the standard library's SipHash.
+type Hasher = foldhash::fast::RandomState;
+type Set<T> = HashSet<T, Hasher>;
+type Map<K, V> = HashMap<K, V, Hasher>;
+
 use crate::shell::syntax::{Node, Syntax};
 
 mod builtins;
@@ -119,7 +126,7 @@ impl PendingUses {
     /// function called twice); the first time it was unset is reported,
     /// as a run of the script would stop there first.
     pub fn into_uses(self) -> Vec<UnsetUse> {
-        let mut seen = HashSet::new();
+        let mut seen = Set::default();
         let mut out: Vec<UnsetUse> = self
             .uses
             .into_iter()
@@ -144,16 +151,16 @@ enum Defined {
 #[derive(Clone, Default)]
 struct State {
     /// Variables set on every path, beyond the external environment.
-    defined: HashSet<String>,
+    defined: Set<String>,
     /// External variables removed with `unset` or shadowed by a `local`.
-    removed: HashSet<String>,
+    removed: Set<String>,
     /// Variables assigned on at least one path.
-    assigned_somewhere: HashSet<String>,
+    assigned_somewhere: Set<String>,
     /// Variables assigned inside a subshell or pipeline, which does not
     /// pass them back.
-    subshell_assigned: HashSet<String>,
+    subshell_assigned: Set<String>,
     /// Arrays that may hold no element (for the bash 3.2 check).
-    maybe_empty_arrays: HashSet<String>,
+    maybe_empty_arrays: Set<String>,
     nounset: bool,
     reachable: bool,
     /// After `source`, `.` or `eval`, any name may be set.
@@ -220,21 +227,21 @@ const MAX_CALL_DEPTH: usize = 16;
 struct Analyzer<'a, 't> {
     src: &'a str,
     cx: ScriptContext,
-    functions: HashMap<String, Node<'t>>,
-    called: HashSet<String>,
+    functions: Map<String, Node<'t>>,
+    called: Set<String>,
     frames: Vec<Frame>,
     /// Names that were `local` in a function that has returned.
-    expired_locals: HashMap<String, String>,
+    expired_locals: Map<String, String>,
     uses: Vec<(UnsetUse, bool)>,
     /// Position, name and whether the environment decides, of each
     /// recorded use.
-    seen: HashSet<(usize, String, bool)>,
+    seen: Set<(usize, String, bool)>,
     /// Depth of subshells, where `exit` ends only the subshell.
     subshell_depth: usize,
     /// Names passed to `unset`, for messages.
-    unset_names: HashSet<String>,
+    unset_names: Set<String>,
     /// Names declared without a value, for messages.
-    declared_empty: HashSet<String>,
+    declared_empty: Set<String>,
 }
 
 /// Analyzes a parsed script and returns the uses of possibly unset
@@ -243,15 +250,15 @@ pub fn analyze(tree: &Syntax, src: &str, cx: ScriptContext) -> PendingUses {
     let mut analyzer = Analyzer {
         src,
         cx,
-        functions: HashMap::new(),
-        called: HashSet::new(),
+        functions: Map::default(),
+        called: Set::default(),
         frames: Vec::new(),
-        expired_locals: HashMap::new(),
+        expired_locals: Map::default(),
         uses: Vec::new(),
-        seen: HashSet::new(),
+        seen: Set::default(),
         subshell_depth: 0,
-        unset_names: HashSet::new(),
-        declared_empty: HashSet::new(),
+        unset_names: Set::default(),
+        declared_empty: Set::default(),
     };
     let mut state = State {
         nounset: cx.nounset,
