@@ -18,6 +18,7 @@ use crate::shell::known_env::{
     action_exports_unknown, exported_by_action, exported_prefix_by_action, not_predefined_reason,
     predefined,
 };
+use crate::shell::syntax::Syntax;
 use crate::shell::{self, new_parser, with_parser};
 
 pub struct UnboundVariable;
@@ -201,8 +202,8 @@ struct AnalyzedScript {
     /// Uses that the environment known without the other steps of the
     /// job does not set.
     uses: PendingUses,
-    /// Names among those of `uses` that the script assigns somewhere.
-    assigned: HashSet<String>,
+    /// The syntax tree, kept while uses are left, to explain them.
+    tree: Option<Syntax>,
     /// What the script writes to `$GITHUB_ENV`, when it names that file.
     writes: Option<EnvWrites>,
 }
@@ -218,7 +219,7 @@ impl AnalyzedScript {
         let tree = script.tree.take();
         let mut analyzed = AnalyzedScript {
             uses: PendingUses::default(),
-            assigned: HashSet::new(),
+            tree: None,
             writes: None,
             script,
         };
@@ -261,11 +262,7 @@ impl AnalyzedScript {
                 })
         });
         if !analyzed.uses.is_empty() {
-            let mut assigned =
-                container_assigned.unwrap_or_else(|| assigned_names(&tree, &script.script));
-            let names = analyzed.uses.names();
-            assigned.retain(|name| names.contains(name.as_str()));
-            analyzed.assigned = assigned;
+            analyzed.tree = Some(tree);
         }
         analyzed
     }
@@ -386,6 +383,14 @@ impl UnboundVariable {
             .clone()
             .unless_set_by(|name| dynamic || scripts.exported_before(step.index, name))
             .into_uses();
+        if uses.is_empty() {
+            return;
+        }
+        let assigned = analyzed
+            .tree
+            .as_ref()
+            .map(|tree| assigned_names(tree, &script.script))
+            .unwrap_or_default();
         for found in uses {
             let (start, end) = script.source_range(cx.file, found.start, found.end);
             let (message, help) = explain_job_use(
@@ -397,7 +402,7 @@ impl UnboundVariable {
                     other_jobs,
                     workflow,
                 },
-                &analyzed.assigned,
+                &assigned,
             );
             out.push(
                 Finding::at(self.id(), severity(&found), cx.file, start, end, message)

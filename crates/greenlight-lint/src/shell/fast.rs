@@ -19,7 +19,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::syntax::{Syntax, SyntaxBuilder, field_id, kind_id};
+use super::parse_with_tree_sitter;
+use super::syntax::{Node, Syntax, SyntaxBuilder, field_id, kind_id};
 
 /// Node kind and field ids, looked up once.
 struct Ids {
@@ -1286,63 +1287,62 @@ impl<'s> Parser<'s> {
     }
 }
 
+/// Describes the first difference between two trees, if any.
+fn difference(ours: Node, theirs: Node, src: &str) -> Option<String> {
+    let same = ours.kind() == theirs.kind()
+        && ours.is_named() == theirs.is_named()
+        && ours.field_name() == theirs.field_name()
+        && ours.byte_range() == theirs.byte_range();
+    if !same {
+        return Some(format!(
+            "ours {:?} {:?} field {:?}, tree-sitter {:?} {:?} field {:?}, text {:?}",
+            ours.kind(),
+            ours.byte_range(),
+            ours.field_name(),
+            theirs.kind(),
+            theirs.byte_range(),
+            theirs.field_name(),
+            src.get(theirs.byte_range()).unwrap_or(""),
+        ));
+    }
+    let a: Vec<Node> = ours.children().collect();
+    let b: Vec<Node> = theirs.children().collect();
+    for (x, y) in a.iter().zip(&b) {
+        if let Some(found) = difference(*x, *y, src) {
+            return Some(found);
+        }
+    }
+    (a.len() != b.len()).then(|| {
+        format!(
+            "children of {} {:?}: ours {:?}, tree-sitter {:?}",
+            theirs.kind(),
+            theirs.byte_range(),
+            a,
+            b
+        )
+    })
+}
+
+/// Parses `script` with this parser and with tree-sitter, and returns
+/// whether this one read it, or the first difference between the trees.
+pub fn compare(script: &str, parser: &mut tree_sitter::Parser) -> Result<bool, String> {
+    let Some(ours) = parse(script) else {
+        return Ok(false);
+    };
+    let theirs = parse_with_tree_sitter(parser, script).expect("tree-sitter parses");
+    match difference(ours.root_node(), theirs.root_node(), script) {
+        None => Ok(true),
+        Some(found) => Err(format!("{found}\nscript:\n{script}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::shell::syntax::Node;
-    use crate::shell::{blank_expressions, new_parser, parse_with_tree_sitter};
+    use crate::shell::{blank_expressions, new_parser};
     use crate::yaml;
-
-    /// Describes the first difference between two trees, if any.
-    fn difference(ours: Node, theirs: Node, src: &str) -> Option<String> {
-        let same = ours.kind() == theirs.kind()
-            && ours.is_named() == theirs.is_named()
-            && ours.field_name() == theirs.field_name()
-            && ours.byte_range() == theirs.byte_range();
-        if !same {
-            return Some(format!(
-                "ours {:?} {:?} field {:?}, tree-sitter {:?} {:?} field {:?}, text {:?}",
-                ours.kind(),
-                ours.byte_range(),
-                ours.field_name(),
-                theirs.kind(),
-                theirs.byte_range(),
-                theirs.field_name(),
-                src.get(theirs.byte_range()).unwrap_or(""),
-            ));
-        }
-        let a: Vec<Node> = ours.children().collect();
-        let b: Vec<Node> = theirs.children().collect();
-        for (x, y) in a.iter().zip(&b) {
-            if let Some(found) = difference(*x, *y, src) {
-                return Some(found);
-            }
-        }
-        (a.len() != b.len()).then(|| {
-            format!(
-                "children of {} {:?}: ours {:?}, tree-sitter {:?}",
-                theirs.kind(),
-                theirs.byte_range(),
-                a,
-                b
-            )
-        })
-    }
-
-    /// Parses with both parsers and returns whether the fast one
-    /// accepted, or the difference when the trees differ.
-    fn compare(script: &str, parser: &mut tree_sitter::Parser) -> Result<bool, String> {
-        let Some(ours) = parse(script) else {
-            return Ok(false);
-        };
-        let theirs = parse_with_tree_sitter(parser, script).expect("tree-sitter parses");
-        match difference(ours.root_node(), theirs.root_node(), script) {
-            None => Ok(true),
-            Some(found) => Err(format!("{found}\nscript:\n{script}")),
-        }
-    }
 
     fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {

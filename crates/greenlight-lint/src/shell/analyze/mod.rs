@@ -111,14 +111,6 @@ impl PendingUses {
         self.uses.is_empty()
     }
 
-    /// The names of the uses left.
-    pub fn names(&self) -> HashSet<&str> {
-        self.uses
-            .iter()
-            .map(|(found, _)| found.name.as_str())
-            .collect()
-    }
-
     /// Returns the uses left, one per name and position, ordered by
     /// position.
     ///
