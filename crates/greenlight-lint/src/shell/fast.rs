@@ -179,7 +179,9 @@ enum End {
 /// Parses `src`, or returns `None` when it uses bash this parser does
 /// not read.
 pub fn parse(src: &str) -> Option<Syntax> {
-    if u32::try_from(src.len()).is_err() {
+    // tree-sitter-bash ends tokens at a NUL byte and treats a carriage
+    // return apart; both are left to it.
+    if u32::try_from(src.len()).is_err() || src.bytes().any(|c| c == 0 || c == b'\r') {
         return None;
     }
     let mut p = Parser {
@@ -483,7 +485,8 @@ impl<'s> Parser<'s> {
             return false;
         }
         let len = rest.iter().take_while(|c| is_name_char(**c)).count();
-        rest.get(len) == Some(&b'=')
+        // tree-sitter-bash reads `_=x` as a command.
+        rest.get(len) == Some(&b'=') && &rest[..len] != b"_"
     }
 
     /// Parses `NAME=value`, with a value.
@@ -597,7 +600,8 @@ impl<'s> Parser<'s> {
             .iter()
             .take_while(|c| c.is_ascii_digit())
             .count();
-        if digits > 1 {
+        // tree-sitter-bash reads `0>` as an argument and a redirect.
+        if digits > 1 || self.peek() == Some(b'0') {
             return None;
         }
         if digits > 0 {
@@ -672,6 +676,10 @@ impl<'s> Parser<'s> {
                     middle_expansion = false;
                 }
                 Some(b'$') => {
+                    // tree-sitter-bash ends a concatenation before `$1`.
+                    if parts > 0 && self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
+                        return None;
+                    }
                     let start = self.pos;
                     let simple = !matches!(self.peek_at(1), Some(b'{' | b'('));
                     self.dollar(part_field, start)?;
@@ -683,6 +691,11 @@ impl<'s> Parser<'s> {
                         self.pos += 1;
                     }
                     let text = &self.s[start..self.pos];
+                    // tree-sitter-bash drops a lone `-` before some
+                    // redirects, and `esac` may end an enclosing case.
+                    if text == b"-" || text == b"esac" {
+                        return None;
+                    }
                     let alone = parts == 0 && !matches!(self.peek(), Some(b'"' | b'\'' | b'$'));
                     let kind = if is_number(text) {
                         if !alone {
@@ -890,7 +903,9 @@ impl<'s> Parser<'s> {
             self.token("#", self.k.f_operator)?;
         }
         let name_start = self.pos;
-        if !self.peek().is_some_and(is_name_start) || self.starts_with("_}") {
+        let lone_underscore =
+            self.peek() == Some(b'_') && !self.peek_at(1).is_some_and(is_name_char);
+        if !self.peek().is_some_and(is_name_start) || lone_underscore {
             return None;
         }
         while self.peek().is_some_and(is_name_char) {
@@ -904,7 +919,12 @@ impl<'s> Parser<'s> {
             if let Some(op) = op {
                 self.token(op, self.k.f_operator)?;
                 let word_start = self.pos;
-                while self.peek().is_some_and(|c| is_word_char(c) && c != b'=') {
+                // tree-sitter-bash splits operands with punctuation into
+                // concatenations; letters and `_` stay one word.
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+                {
                     self.pos += 1;
                 }
                 if self.pos > word_start {
@@ -928,7 +948,8 @@ impl<'s> Parser<'s> {
         let first = self.b.next_index();
         self.operand(0)?;
         self.skip_blank();
-        let op = ["+", "-", "*", "/", "%"].into_iter().find(|op| {
+        // `%` is left out: tree-sitter-bash reads `1%a` as a name.
+        let op = ["+", "-", "*", "/"].into_iter().find(|op| {
             self.starts_with(op)
                 && !self.starts_with("**")
                 && !self.starts_with("++")
@@ -975,6 +996,9 @@ impl<'s> Parser<'s> {
         let close = if open == "[" { "]" } else { "]]" };
         self.open(self.k.test_command, field, self.pos);
         self.token(open, 0)?;
+        if !matches!(self.peek(), Some(b' ' | b'\t')) {
+            return None;
+        }
         self.skip_blank();
         if self.starts_with("! ") {
             self.open(self.k.unary_expression, 0, self.pos);
@@ -985,7 +1009,7 @@ impl<'s> Parser<'s> {
         } else if self.at_unary_operator() {
             self.unary_test()?;
         } else {
-            self.binary_test()?;
+            self.binary_test(open == "[[")?;
         }
         self.skip_blank();
         if !(self.starts_with(close) && self.at_statement_end_after(close.len())) {
@@ -1022,14 +1046,50 @@ impl<'s> Parser<'s> {
         );
         self.pos += 2;
         self.skip_blank();
-        self.word(0)?;
+        self.test_operand(0)?;
         self.close();
         Some(())
     }
 
-    fn binary_test(&mut self) -> Option<()> {
+    /// Parses an operand of a test: a double-quoted string, a `$name` or
+    /// `${name…}` expansion, or a plain word of letters, digits, `_` and
+    /// `.`. tree-sitter-bash reads other operands (`-x`, `/`, `a@b`, a
+    /// keyword) as operators, globs or errors.
+    fn test_operand(&mut self, field: u16) -> Option<()> {
+        let start = self.pos;
+        match self.peek()? {
+            b'"' => {}
+            b'$' if !matches!(self.peek_at(1), Some(b'(')) => {}
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let len = self.s[start..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.'))
+                    .count();
+                let word = std::str::from_utf8(&self.s[start..start + len]).ok()?;
+                if !matches!(self.s.get(start + len), Some(b' ' | b'\t'))
+                    || RESERVED.contains(&word)
+                    || DECLARATIONS.contains(&word)
+                    || matches!(word, "unset" | "unsetenv" | "coproc")
+                {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
         let first = self.b.next_index();
-        self.word(0)?;
+        self.word(field)?;
+        // One part only: a concatenation may read otherwise.
+        if self.b.kind_at(first) == Some(self.k.concatenation)
+            || !matches!(self.peek(), Some(b' ' | b'\t'))
+        {
+            return None;
+        }
+        Some(())
+    }
+
+    fn binary_test(&mut self, double: bool) -> Option<()> {
+        let first = self.b.next_index();
+        self.test_operand(0)?;
         self.skip_blank();
         let rest = &self.s[self.pos..];
         let op_len = rest
@@ -1059,7 +1119,18 @@ impl<'s> Parser<'s> {
         if op == "==" || op == "!=" {
             return None;
         }
-        self.word(self.k.f_right)?;
+        // In `[[ ]]`, tree-sitter-bash reads some right sides of `=` as a
+        // regex; a plain name or number is a word to it.
+        if double && op == "=" {
+            let len = self.s[self.pos..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                .count();
+            if len == 0 || !matches!(self.s.get(self.pos + len), Some(b' ' | b'\t')) {
+                return None;
+            }
+        }
+        self.test_operand(self.k.f_right)?;
         self.close();
         Some(())
     }
@@ -1083,7 +1154,8 @@ impl<'s> Parser<'s> {
             while self.peek().is_some_and(is_name_char) {
                 self.pos += 1;
             }
-            if !self.delimited(self.pos) {
+            // `esac` may end an enclosing case, and `_` is special.
+            if !self.delimited(self.pos) || matches!(&self.s[start..self.pos], b"esac" | b"_") {
                 return None;
             }
             self.leaf(self.k.variable_name, true, 0, start, self.pos);
@@ -1162,8 +1234,14 @@ impl<'s> Parser<'s> {
             return None;
         }
         self.token("in", 0)?;
+        let mut values = 0;
         loop {
             self.skip_blank();
+            if values == 0 && matches!(self.peek(), Some(b';' | b'\n')) {
+                // `for x in; do` is an error to tree-sitter-bash.
+                return None;
+            }
+            values += 1;
             match self.peek()? {
                 b';' => {
                     self.token(";", 0)?;
@@ -1212,15 +1290,13 @@ impl<'s> Parser<'s> {
                 self.pos += 1;
                 self.k.extglob_pattern
             } else {
-                // Patterns with digits or punctuation may be glob patterns
-                // to tree-sitter-bash.
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-                {
+                // Patterns with digits, `_` or punctuation may be glob
+                // patterns to tree-sitter-bash, and `esac` ends the case.
+                while self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
                     self.pos += 1;
                 }
-                if self.pos == start || self.peek() != Some(b')') {
+                let text = std::str::from_utf8(&self.s[start..self.pos]).ok()?;
+                if self.pos == start || self.peek() != Some(b')') || RESERVED.contains(&text) {
                     return None;
                 }
                 self.k.word
@@ -1265,6 +1341,18 @@ impl<'s> Parser<'s> {
 
     fn function_definition(&mut self, field: u16, name_len: usize) -> Option<()> {
         let start = self.pos;
+        // A name that is a reserved or declaration word, or is not a plain
+        // shell name, is parsed otherwise by tree-sitter-bash.
+        let name = &self.s[start..start + name_len];
+        let word = std::str::from_utf8(name).ok()?;
+        if !name.first().is_some_and(|c| is_name_start(*c))
+            || !name.iter().all(|c| is_name_char(*c))
+            || RESERVED.contains(&word)
+            || DECLARATIONS.contains(&word)
+            || matches!(word, "unset" | "unsetenv")
+        {
+            return None;
+        }
         self.open(self.k.function_definition, field, start);
         self.leaf(self.k.word, true, self.k.f_name, start, start + name_len);
         self.pos += name_len;
@@ -1539,6 +1627,68 @@ mod tests {
             failures[0]
         );
         eprintln!("fast parser read {accepted} of {tried} mutated scripts");
+    }
+
+    /// Scripts where tree-sitter-bash builds an unusual tree (an error, a
+    /// regex, a split word), found by an adversarial search: each must be
+    /// left to tree-sitter, or parsed to the same tree.
+    #[test]
+    fn agrees_on_scripts_found_by_search() {
+        let mut parser = new_parser().expect("grammar loads");
+        for script in [
+            "#\0\n",
+            "a '\0'\n",
+            "a \"\0\"\n",
+            "a \"\r\"\n",
+            "if() { a; }\n",
+            "while() { a; }\n",
+            "for() { a; }\n",
+            "!() { a; }\n",
+            "[() { a; }\n",
+            "local() { a; }\n",
+            "unset() { a; }\n",
+            "a@() { a; }\n",
+            "a%() { a; }\n",
+            "1() { a; }\n",
+            "[if = a ]\n",
+            "[local -gt a ]\n",
+            "[a@ = a ]\n",
+            "[a= = a ]\n",
+            "[ -1 -eq 1 ]\n",
+            "[ +a = b ]\n",
+            "[ a = -$a ]\n",
+            "[ --x = b ]\n",
+            "[ - = b ]\n",
+            "[ a = - ]\n",
+            "[ -n - ]\n",
+            "[ -n % ]\n",
+            "[ -n / ]\n",
+            "[[ a = . ]]\n",
+            "[[ a = b/c ]]\n",
+            "[[ a = ${b} ]]\n",
+            "[[ a = ' ' ]]\n",
+            "[[ a = b\"\" ]]\n",
+            "_=a\n",
+            "declare _=a\n",
+            "a ${_-}\n",
+            "a ${a-b-}\n",
+            "a ${a+b@}\n",
+            "a ${a:-b%}\n",
+            "a $((1%a))\n",
+            "a 0>b\n",
+            "a 0<b\n",
+            "a - 2>b\n",
+            "a \"\"\"\"$0\n",
+            "a b\"\"$1\n",
+            "a=b\"\"$1\n",
+            "for a in; do b; done\n",
+            "for a in\ndo b\ndone\n",
+            "case a in esac) b;; esac\n",
+            "case a in b_) c;; esac\n",
+            "case a in b) c esac;; esac\n",
+        ] {
+            assert!(compare(script, &mut parser).is_ok(), "{script:?}");
+        }
     }
 
     #[test]

@@ -181,6 +181,11 @@ impl SyntaxBuilder {
         }
     }
 
+    /// Returns the kind of the node at `index`.
+    pub fn kind_at(&self, index: usize) -> Option<u16> {
+        self.nodes.get(index).map(|entry| entry.kind)
+    }
+
     /// Returns the index the next node will get.
     pub fn next_index(&self) -> usize {
         self.nodes.len()
