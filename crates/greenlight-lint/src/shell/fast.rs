@@ -972,6 +972,9 @@ impl<'s> Parser<'s> {
     fn operand(&mut self, field: u16) -> Option<()> {
         let start = self.pos;
         let c = self.peek()?;
+        if self.starts_with("${") {
+            return self.braced(field, start);
+        }
         if is_name_start(c) {
             while self.peek().is_some_and(is_name_char) {
                 self.pos += 1;
@@ -1114,10 +1117,36 @@ impl<'s> Parser<'s> {
             _ => return None,
         }
         self.skip_blank();
-        // tree-sitter-bash reads the right side of `==` and `!=` as a
-        // glob pattern or a word, by rules not followed here.
         if op == "==" || op == "!=" {
-            return None;
+            // tree-sitter-bash reads the right side of a pattern match by
+            // its first character. After a letter it is a word when it is
+            // two or more letters, and a glob pattern otherwise; after a
+            // digit, `_` or `/` it is a word. This matched every one of
+            // 1,500 generated operands of letters, digits, `_` and `/`;
+            // other operands are left to it.
+            let start = self.pos;
+            let len = self.s[start..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'/'))
+                .count();
+            let text = &self.s[start..start + len];
+            if len == 0
+                || !matches!(self.s.get(start + len), Some(b' ' | b'\t'))
+                || text.iter().all(u8::is_ascii_digit)
+            {
+                return None;
+            }
+            let glob = text[0].is_ascii_alphabetic()
+                && (len == 1 || !text.iter().all(u8::is_ascii_alphabetic));
+            let kind = if glob {
+                self.k.extglob_pattern
+            } else {
+                self.k.word
+            };
+            self.pos = start + len;
+            self.leaf(kind, true, self.k.f_right, start, self.pos);
+            self.close();
+            return Some(());
         }
         // In `[[ ]]`, tree-sitter-bash reads some right sides of `=` as a
         // regex; a plain name or number is a word to it.
@@ -1490,6 +1519,35 @@ mod tests {
         lines.join("\n")
     }
 
+    /// The step scripts of bench/gen_bash_steps.py.
+    fn scaling(job: usize, step: usize) -> String {
+        let mut lines = vec![
+            "set -euo pipefail".to_string(),
+            format!("echo \"BUILD_{step}=ok\" >> \"$GITHUB_ENV\""),
+            "mode=\"${DEPLOY_MODE:-rolling}\"".to_string(),
+            "total=0".to_string(),
+            "for part in api web worker; do".to_string(),
+            "  total=$((total + ${#part}))".to_string(),
+            "  echo \"$part in $REGION ($mode)\"".to_string(),
+            "done".to_string(),
+            "if [[ \"$GITHUB_REF\" == refs/heads/main ]]; then".to_string(),
+            "  echo \"image $REGISTRY/app:$IMAGE_TAG step $STEP_NAME\"".to_string(),
+            "fi".to_string(),
+            "tag_for() {".to_string(),
+            "  local name=\"$1\"".to_string(),
+            "  printf '%s:%s\\n' \"$name\" \"$IMAGE_TAG\"".to_string(),
+            "}".to_string(),
+            format!("tag_for \"job{job}-step{step}\""),
+        ];
+        if step > 0 {
+            lines.push(format!("echo \"before me: $BUILD_{}\"", step - 1));
+        }
+        if step % 10 == 9 {
+            lines.push("echo \"unset on purpose: $READY_HOST\"".to_string());
+        }
+        lines.join("\n")
+    }
+
     fn scripts() -> Vec<String> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut paths = Vec::new();
@@ -1514,6 +1572,7 @@ mod tests {
         }
         for index in 0..14 {
             out.push(generated(index % 6, index));
+            out.push(scaling(index % 3, index));
         }
         out
     }
@@ -1585,6 +1644,10 @@ mod tests {
             assert!(
                 parse(&generated(index % 6, index)).is_some(),
                 "step {index}"
+            );
+            assert!(
+                parse(&scaling(index % 3, index)).is_some(),
+                "scaling step {index}"
             );
         }
         eprintln!("fast parser read {accepted} of {} scripts", scripts.len());
