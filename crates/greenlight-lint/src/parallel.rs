@@ -14,8 +14,8 @@ thread_local! {
     static ON_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The number of threads to use. `available_parallelism` reads the CPU
-/// affinity and cgroup files on each call, so it is asked once.
+/// Returns the number of threads to use. `available_parallelism` reads
+/// the CPU affinity and cgroup files on each call, so it is called once.
 fn thread_count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

@@ -33,11 +33,10 @@ impl Rule for UnboundVariable {
     }
 
     fn check_workflow(&self, cx: &Context, workflow: &Workflow, out: &mut Vec<Finding>) {
-        // Parsing dominates the cost. Every run: script of the file is
-        // parsed and analyzed on its own, in parallel, and its syntax tree
-        // dropped at once; what the analysis leaves depends on the steps
-        // before it only through $GITHUB_ENV, which is settled per job
-        // afterwards.
+        // Every run: script of the file is parsed and analyzed on its own,
+        // in parallel, and its syntax tree is dropped at once. The earlier
+        // steps matter only through $GITHUB_ENV, so their exports filter
+        // the pending uses per job afterwards.
         let mut pending: Vec<(usize, &Step, ShellKind)> = Vec::new();
         for (job_index, job) in workflow.jobs.iter().enumerate() {
             for step in job.steps.iter().filter(|s| s.run.is_some()) {
@@ -194,8 +193,7 @@ fn severity(found: &UnsetUse) -> Severity {
     }
 }
 
-/// What the analysis of one `run:` script keeps once its syntax tree is
-/// dropped.
+/// The result of analyzing one `run:` script.
 struct AnalyzedScript {
     /// The script, without its tree, to map positions back to the file.
     script: RunScript,
@@ -204,7 +202,8 @@ struct AnalyzedScript {
     uses: PendingUses,
     /// The syntax tree, kept while uses are left, to explain them.
     tree: Option<Syntax>,
-    /// What the script writes to `$GITHUB_ENV`, when it names that file.
+    /// The names the script writes to `$GITHUB_ENV`, when it names that
+    /// file.
     writes: Option<EnvWrites>,
 }
 

@@ -76,7 +76,7 @@ struct Ids {
     f_variable: u16,
     f_termination: u16,
     /// Ids of the anonymous tokens this parser adds, by text.
-    tokens: HashMap<&'static str, u16>,
+    tokens: HashMap<&'static str, u16, foldhash::fast::RandomState>,
 }
 
 /// Every anonymous token the parser adds.
@@ -160,6 +160,17 @@ const RESERVED: &[&str] = &[
 
 /// Commands whose arguments tree-sitter-bash parses as declarations.
 const DECLARATIONS: &[&str] = &["local", "export", "declare", "readonly", "typeset"];
+
+/// Checks whether tree-sitter-bash gives `word` a meaning of its own: a
+/// reserved word, a declaration command or `unset`, which it parses as
+/// an `unset_command`.
+fn is_special_word(word: &[u8]) -> bool {
+    RESERVED
+        .iter()
+        .chain(DECLARATIONS)
+        .chain(&["unset", "unsetenv"])
+        .any(|special| special.as_bytes() == word)
+}
 
 /// The token that ends a list of statements.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -538,12 +549,10 @@ impl<'s> Parser<'s> {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-')))
             || name.contains(&b'=')
             || !(self.delimited(self.pos + name.len()) || self.at_statement_end_after(name.len()))
-            || RESERVED.iter().any(|r| r.as_bytes() == name)
+            || is_special_word(name)
             || name
                 .first()
                 .is_some_and(|c| c.is_ascii_digit() || *c == b'-')
-            || name == b"unset"
-            || name == b"unsetenv"
         {
             return None;
         }
@@ -1068,11 +1077,8 @@ impl<'s> Parser<'s> {
                     .iter()
                     .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.'))
                     .count();
-                let word = std::str::from_utf8(&self.s[start..start + len]).ok()?;
                 if !matches!(self.s.get(start + len), Some(b' ' | b'\t'))
-                    || RESERVED.contains(&word)
-                    || DECLARATIONS.contains(&word)
-                    || matches!(word, "unset" | "unsetenv" | "coproc")
+                    || is_special_word(&self.s[start..start + len])
                 {
                     return None;
                 }
@@ -1118,12 +1124,12 @@ impl<'s> Parser<'s> {
         }
         self.skip_blank();
         if op == "==" || op == "!=" {
-            // tree-sitter-bash reads the right side of a pattern match by
-            // its first character. After a letter it is a word when it is
-            // two or more letters, and a glob pattern otherwise; after a
-            // digit, `_` or `/` it is a word. This matched every one of
-            // 1,500 generated operands of letters, digits, `_` and `/`;
-            // other operands are left to it.
+            // tree-sitter-bash types the right side of a pattern match by
+            // its first character. After a letter, two or more letters make
+            // a word and anything else a glob pattern. After a digit, `_`
+            // or `/` it is a word. The rule matched all of 1,500 generated
+            // operands of these characters, and other operands are left to
+            // tree-sitter.
             let start = self.pos;
             let len = self.s[start..]
                 .iter()
@@ -1373,12 +1379,9 @@ impl<'s> Parser<'s> {
         // A name that is a reserved or declaration word, or is not a plain
         // shell name, is parsed otherwise by tree-sitter-bash.
         let name = &self.s[start..start + name_len];
-        let word = std::str::from_utf8(name).ok()?;
         if !name.first().is_some_and(|c| is_name_start(*c))
             || !name.iter().all(|c| is_name_char(*c))
-            || RESERVED.contains(&word)
-            || DECLARATIONS.contains(&word)
-            || matches!(word, "unset" | "unsetenv")
+            || is_special_word(name)
         {
             return None;
         }
@@ -1492,7 +1495,7 @@ mod tests {
         }
     }
 
-    /// The step scripts of bench/lint/gen_workflow.py.
+    /// Returns a step script of bench/lint/gen_workflow.py.
     fn generated(job: usize, index: usize) -> String {
         let mut lines = vec![
             "set -euo pipefail".to_string(),
@@ -1519,7 +1522,7 @@ mod tests {
         lines.join("\n")
     }
 
-    /// The step scripts of bench/gen_bash_steps.py.
+    /// Returns a step script of bench/gen_bash_steps.py.
     fn scaling(job: usize, step: usize) -> String {
         let mut lines = vec![
             "set -euo pipefail".to_string(),
@@ -1620,14 +1623,14 @@ mod tests {
         String::from_utf8(out).unwrap_or_default()
     }
 
-    #[test]
-    fn builds_tree_sitters_tree_for_every_script_it_reads() {
+    /// Compares both parsers on every script, fails on the first
+    /// difference, and returns how many scripts the fast parser read.
+    fn assert_trees_agree(scripts: impl IntoIterator<Item = String>) -> usize {
         let mut parser = new_parser().expect("grammar loads");
-        let scripts = scripts();
         let mut accepted = 0;
         let mut failures = Vec::new();
-        for script in &scripts {
-            match compare(script, &mut parser) {
+        for script in scripts {
+            match compare(&script, &mut parser) {
                 Ok(true) => accepted += 1,
                 Ok(false) => {}
                 Err(found) => failures.push(found),
@@ -1639,6 +1642,14 @@ mod tests {
             failures.len(),
             failures[0]
         );
+        accepted
+    }
+
+    #[test]
+    fn parse_matches_tree_sitter_on_real_scripts() {
+        let scripts = scripts();
+        let count = scripts.len();
+        let accepted = assert_trees_agree(scripts);
         // Every generated step script is within the part read here.
         for index in 0..14 {
             assert!(
@@ -1650,12 +1661,11 @@ mod tests {
                 "scaling step {index}"
             );
         }
-        eprintln!("fast parser read {accepted} of {} scripts", scripts.len());
+        eprintln!("fast parser read {accepted} of {count} scripts");
     }
 
     #[test]
-    fn builds_tree_sitters_tree_for_mutated_scripts() {
-        let mut parser = new_parser().expect("grammar loads");
+    fn parse_matches_tree_sitter_on_mutations() {
         // GREENLIGHT_MUTATIONS=N SEED=S tries N mutations of each script.
         let rounds = std::env::var("GREENLIGHT_MUTATIONS")
             .ok()
@@ -1666,29 +1676,18 @@ mod tests {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0x9e37_79b9_7f4a_7c15);
         let mut rng = XorShift(seed);
-        let mut accepted = 0;
-        let mut tried = 0;
-        let mut failures = Vec::new();
+        let mut mutated = Vec::new();
         for script in scripts() {
             for _ in 0..rounds {
-                let mut mutated = mutate(&script, &mut rng);
+                let mut edited = mutate(&script, &mut rng);
                 for _ in 0..rng.next(3) {
-                    mutated = mutate(&mutated, &mut rng);
+                    edited = mutate(&edited, &mut rng);
                 }
-                tried += 1;
-                match compare(&mutated, &mut parser) {
-                    Ok(true) => accepted += 1,
-                    Ok(false) => {}
-                    Err(found) => failures.push(found),
-                }
+                mutated.push(edited);
             }
         }
-        assert!(
-            failures.is_empty(),
-            "{} differences, first:\n{}",
-            failures.len(),
-            failures[0]
-        );
+        let tried = mutated.len();
+        let accepted = assert_trees_agree(mutated);
         eprintln!("fast parser read {accepted} of {tried} mutated scripts");
     }
 

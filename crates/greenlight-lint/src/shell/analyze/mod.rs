@@ -36,7 +36,7 @@ pub use names::assigned_names;
 
 use super::{is_name, text};
 
-/// How the script runs.
+/// The shell options a script runs with.
 #[derive(Debug, Clone, Copy)]
 pub struct ScriptContext {
     /// Whether `set -u` is active from the first line (shell flags or an
@@ -96,8 +96,8 @@ pub struct PendingUses {
 }
 
 impl PendingUses {
-    /// Drops the uses of names that `external` says the environment sets
-    /// before the script's first line. Can be applied more than once,
+    /// Drops the uses of names for which `external` returns true, names
+    /// the environment sets before the script's first line. Can be applied more than once,
     /// with what is known at each stage.
     pub fn unless_set_by(mut self, external: impl Fn(&str) -> bool) -> Self {
         self.uses.retain(|(found, environment_decides)| {
@@ -106,7 +106,7 @@ impl PendingUses {
         self
     }
 
-    /// Whether no use is left.
+    /// Checks whether no use is left.
     pub fn is_empty(&self) -> bool {
         self.uses.is_empty()
     }
@@ -114,9 +114,9 @@ impl PendingUses {
     /// Returns the uses left, one per name and position, ordered by
     /// position.
     ///
-    /// The analysis may reach the same expansion more than once (a
-    /// function called twice); the first time it was unset is reported,
-    /// as a run of the script would stop there first.
+    /// The analysis may reach the same expansion more than once, as in a
+    /// function called twice. The first time it was unset is reported,
+    /// because a run of the script would stop there first.
     pub fn into_uses(self) -> Vec<UnsetUse> {
         let mut seen = Set::default();
         let mut out: Vec<UnsetUse> = self
@@ -313,8 +313,8 @@ impl<'a, 't> Analyzer<'a, 't> {
         st.removed.insert(name.to_string());
     }
 
-    /// Records a use of `name` at `node`; `environment_decides` says
-    /// whether the environment setting the name would make it safe.
+    /// Records a use of `name` at `node`. `environment_decides` is true
+    /// when the environment setting the name would make the use safe.
     fn report(
         &mut self,
         name: &str,
@@ -671,7 +671,7 @@ mod tests {
     }
 
     #[test]
-    fn the_environment_decides_only_names_the_script_leaves_alone() {
+    fn pending_uses_environment_filter() {
         let script = "echo \"$FROM_ENV $gone\"\ngone=1\nunset gone\necho \"$gone\"\n";
         let all = pending(script).into_uses();
         let names: Vec<&str> = all.iter().map(|u| u.name.as_str()).collect();
@@ -685,7 +685,7 @@ mod tests {
     }
 
     #[test]
-    fn a_use_reached_twice_reports_the_first_time_it_is_unset() {
+    fn pending_uses_first_unset_reach() {
         // The first call reads X from the environment; the second runs
         // after `unset X`. Both reach the same expansion.
         let script = "f() { echo \"$X\"; }\nf\nunset X\nf\n";
@@ -702,7 +702,7 @@ mod tests {
     }
 
     #[test]
-    fn filters_apply_in_stages() {
+    fn pending_uses_staged_filters() {
         let script = "echo \"$A $B $C\"\n";
         let staged = pending(script)
             .unless_set_by(|name| name == "A")
